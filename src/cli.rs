@@ -1,0 +1,80 @@
+//! The command line. Doc comments here are the `--help`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// weir: local-first reliability analytics. Loads vendor API dumps and incident postmortems from
+/// `raw_data/` into an embedded database and exports the reports in `queries/` as CSV.
+#[derive(Debug, Parser)]
+#[command(name = "weir", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The project folder holding raw_data/, schemas/, mappers/, queries/ and output/
+    /// [default: the current directory]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// The database file [env: WEIR_DB] [default: <root>/warehouse.sqlite]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// Keep the database in memory only (also `DB_MODE=MEMORY`); `run` then needs no file at all
+    #[arg(long, global = true, conflicts_with = "db")]
+    pub in_memory: bool,
+
+    /// Print only errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Print more about what is done
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the database and every table in schemas/*.sql (safe to re-run)
+    Initialize {
+        /// Drop and rebuild every table declared in schemas/ (their rows are lost; run-etl reloads
+        /// them from raw_data/)
+        #[arg(long)]
+        recreate: bool,
+    },
+    /// Load raw_data/<SOURCE>/ through mappers/<SOURCE>.yaml, all or nothing
+    #[command(name = "run-etl")]
+    RunEtl {
+        /// Sources to load [env: DIRECTORY_PATH] [default: every folder in raw_data/]
+        #[arg(value_name = "SOURCE")]
+        sources: Vec<String>,
+    },
+    /// Export queries/<NAME>.sql to output/<NAME>.csv
+    #[command(name = "run-queries")]
+    RunQueries {
+        /// Reports to export [default: every query in queries/]
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+    },
+    /// The main job: initialize, run-etl for every source, then run-queries
+    Run,
+    /// Check schemas, mappers, raw data and queries without writing anything
+    Validate,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

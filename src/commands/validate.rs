@@ -1,0 +1,59 @@
+//! `weir validate`: checks schemas, mappers, every raw record (incident YAML above all) and every
+//! query, writing nothing: the database is a scratch one in memory. Lists every problem, sorted by
+//! file and line, and exits 1 when there is one.
+
+use crate::engine;
+use crate::error::{Diagnostic, Error, Location, Result};
+use crate::load::{self, Problems};
+use crate::report;
+use crate::schema;
+use crate::settings::Settings;
+
+pub fn run(settings: &Settings) -> Result<()> {
+    let mut scratch = engine::open(None)?;
+    let schema = schema::read(&settings.root, scratch.as_ref()).map_err(Error::Problems)?;
+    schema::ensure(scratch.as_mut(), &schema, false)?;
+    let sources = super::run_etl::pick_sources(settings, &[])?;
+    let mut problems = Vec::new();
+    let mut mappers = Vec::new();
+    for source in &sources {
+        match super::run_etl::mappers(settings, &schema, std::slice::from_ref(source)) {
+            Ok(m) => mappers.extend(m),
+            Err(Error::Problems(p)) => problems.extend(p),
+            Err(e) => return Err(e),
+        }
+    }
+    let mut data = Problems::default();
+    let mut records = 0;
+    for m in &mappers {
+        records += load::load_source(m, &settings.root, None, &mut data)?.records;
+    }
+    problems.extend(data.into_diagnostics());
+    let reports = report::list(&settings.root, "sqlite")?;
+    for r in &reports {
+        match std::fs::read_to_string(&r.path) {
+            Ok(sql) => {
+                if let Err(e) = scratch.check_query(&sql) {
+                    problems.push(
+                        Diagnostic::new(format!("the query does not compile: {}", e.message))
+                            .at(report::sql_location(&r.shown, &sql, &e)),
+                    );
+                }
+            }
+            Err(e) => problems.push(
+                Diagnostic::new(format!("cannot read the query: {e}")).at(Location::file(&r.shown)),
+            ),
+        }
+    }
+    if !problems.is_empty() {
+        problems.sort_by(|a, b| a.location.cmp(&b.location));
+        return Err(Error::Problems(problems));
+    }
+    settings.say(format!(
+        "ok: {} tables, {} mappers, {records} records, {} queries",
+        schema.tables.len(),
+        mappers.len(),
+        reports.len()
+    ));
+    Ok(())
+}

@@ -1,0 +1,251 @@
+//! SQLite through rusqlite: upserts by key with a version check, children replaced as a set,
+//! one transaction per load.
+
+use std::path::Path;
+
+use anyhow::Context;
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, params_from_iter};
+
+use super::{
+    ChildSpec, Column, Engine, Load, Outcome, QueryError, RowSink, SqlError, Table, Value,
+    WriteSpec, quote,
+};
+
+pub struct Sqlite {
+    conn: Connection,
+}
+
+impl Sqlite {
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let conn = Connection::open(path)
+            .with_context(|| format!("cannot open the database `{}`", path.display()))?;
+        // WAL lets report readers run beside a writer; NORMAL sync is durable at each commit
+        // in WAL mode on everything but power loss.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .with_context(|| format!("`{}` is not a usable SQLite database", path.display()))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(Sqlite { conn })
+    }
+
+    pub fn in_memory() -> anyhow::Result<Self> {
+        Ok(Sqlite {
+            conn: Connection::open_in_memory()?,
+        })
+    }
+}
+
+fn read_tables(conn: &Connection) -> rusqlite::Result<Vec<Table>> {
+    let mut stmt = conn.prepare(
+        "SELECT name, sql FROM sqlite_schema WHERE type = 'table' \
+         AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'weir_%' ORDER BY rowid",
+    )?;
+    let rows: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut tables = Vec::new();
+    for (name, sql) in rows {
+        let mut info =
+            conn.prepare("SELECT name, type, pk FROM pragma_table_info(?1) ORDER BY cid")?;
+        let columns = info
+            .query_map([&name], |r| {
+                Ok(Column {
+                    name: r.get(0)?,
+                    declared: r.get::<_, String>(1)?.to_uppercase(),
+                    pk: r.get::<_, i64>(2)? as usize,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        tables.push(Table { name, columns, sql });
+    }
+    Ok(tables)
+}
+
+/// rusqlite's message without the SQL text it quotes; the offset is kept apart.
+fn sql_error(e: rusqlite::Error) -> SqlError {
+    match e {
+        rusqlite::Error::SqlInputError { msg, offset, .. } => SqlError {
+            message: msg,
+            offset: usize::try_from(offset).ok(),
+        },
+        rusqlite::Error::SqliteFailure(_, Some(msg)) => SqlError {
+            message: msg,
+            offset: None,
+        },
+        other => SqlError {
+            message: other.to_string(),
+            offset: None,
+        },
+    }
+}
+
+fn to_sql(v: &Value) -> rusqlite::types::Value {
+    use rusqlite::types::Value as V;
+    match v {
+        Value::Null => V::Null,
+        Value::Integer(i) => V::Integer(*i),
+        Value::Real(f) => V::Real(*f),
+        Value::Text(s) => V::Text(s.clone()),
+    }
+}
+
+impl Engine for Sqlite {
+    fn declared_tables(&self, script: &str) -> Result<Vec<Table>, SqlError> {
+        let scratch = Connection::open_in_memory().map_err(sql_error)?;
+        scratch.execute_batch(script).map_err(|e| {
+            // execute_batch reports the offset into the statements it had left; they end the script.
+            let tail = match &e {
+                rusqlite::Error::SqlInputError { sql, .. } => sql.len(),
+                _ => 0,
+            };
+            let mut err = sql_error(e);
+            err.offset = err.offset.map(|o| o + script.len().saturating_sub(tail));
+            err
+        })?;
+        read_tables(&scratch).map_err(sql_error)
+    }
+
+    fn tables(&self) -> anyhow::Result<Vec<Table>> {
+        read_tables(&self.conn).context("cannot read the tables of the database")
+    }
+
+    fn apply_schema(&mut self, drop: &[String], create: &[String]) -> anyhow::Result<()> {
+        let tx = self.conn.transaction()?;
+        for name in drop {
+            tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote(name)))?;
+        }
+        for sql in create {
+            tx.execute_batch(sql)
+                .with_context(|| format!("cannot run `{sql}`"))?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn begin_load(&mut self) -> anyhow::Result<Box<dyn Load + '_>> {
+        let tx = self
+            .conn
+            .transaction()
+            .context("cannot start a transaction")?;
+        Ok(Box::new(SqliteLoad { tx }))
+    }
+
+    fn check_query(&self, sql: &str) -> Result<(), SqlError> {
+        self.conn.prepare(sql).map(|_| ()).map_err(sql_error)
+    }
+
+    fn query(&self, sql: &str, sink: &mut dyn RowSink) -> Result<(), QueryError> {
+        let sql_err = |e: rusqlite::Error| QueryError::Sql(sql_error(e));
+        let mut stmt = self.conn.prepare(sql).map_err(sql_err)?;
+        if !stmt.readonly() {
+            return Err(QueryError::Sql(SqlError {
+                message: "a report must only read: this statement changes data".into(),
+                offset: None,
+            }));
+        }
+        let names: Vec<String> = stmt.column_names().map(String::from).collect();
+        sink.header(&names).map_err(QueryError::Sink)?;
+        let mut rows = stmt.query([]).map_err(sql_err)?;
+        let mut values = Vec::with_capacity(names.len());
+        while let Some(row) = rows.next().map_err(sql_err)? {
+            values.clear();
+            for i in 0..names.len() {
+                values.push(match row.get_ref(i).map_err(sql_err)? {
+                    ValueRef::Null => Value::Null,
+                    ValueRef::Integer(i) => Value::Integer(i),
+                    ValueRef::Real(f) => Value::Real(f),
+                    ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(b) => Value::Text(String::from_utf8_lossy(b).into_owned()),
+                });
+            }
+            sink.row(&values).map_err(QueryError::Sink)?;
+        }
+        Ok(())
+    }
+}
+
+struct SqliteLoad<'c> {
+    tx: rusqlite::Transaction<'c>,
+}
+
+/// `INSERT … ON CONFLICT (key) DO UPDATE … WHERE <the new version is newer or equal>`.
+/// A NULL version is older than any other, and equal to another NULL.
+fn upsert_sql(spec: &WriteSpec) -> String {
+    let cols: Vec<String> = spec.columns.iter().map(|c| quote(c)).collect();
+    let marks = vec!["?"; cols.len()].join(", ");
+    let key: Vec<&str> = spec.key.iter().map(|&i| cols[i].as_str()).collect();
+    let mut set: Vec<String> = (0..cols.len())
+        .filter(|i| !spec.key.contains(i))
+        .map(|i| format!("{0} = excluded.{0}", cols[i]))
+        .collect();
+    if set.is_empty() {
+        // Every column is key: a no-op update still counts as written, so children follow.
+        set.push(format!("{0} = excluded.{0}", key[0]));
+    }
+    let mut sql = format!(
+        "INSERT INTO {} ({}) VALUES ({marks}) ON CONFLICT ({}) DO UPDATE SET {}",
+        quote(&spec.table),
+        cols.join(", "),
+        key.join(", "),
+        set.join(", ")
+    );
+    if let Some(v) = spec.version {
+        let v = &cols[v];
+        sql.push_str(&format!(
+            " WHERE {t}.{v} IS NULL OR excluded.{v} >= {t}.{v}",
+            t = quote(&spec.table)
+        ));
+    }
+    sql
+}
+
+impl Load for SqliteLoad<'_> {
+    fn write(
+        &mut self,
+        spec: &WriteSpec,
+        row: &[Value],
+        child_specs: &[ChildSpec],
+        children: &[Vec<Vec<Value>>],
+    ) -> anyhow::Result<Outcome> {
+        let mut stmt = self.tx.prepare_cached(&upsert_sql(spec))?;
+        let changed = stmt
+            .execute(params_from_iter(row.iter().map(to_sql)))
+            .with_context(|| format!("cannot write a row of `{}`", spec.table))?;
+        if changed == 0 {
+            return Ok(Outcome::Superseded);
+        }
+        for (child, rows) in child_specs.iter().zip(children) {
+            let cols = &child.spec.columns;
+            let cond: Vec<String> = child
+                .link
+                .iter()
+                .map(|&(c, _)| format!("{} = ?", quote(&cols[c])))
+                .collect();
+            let delete = format!(
+                "DELETE FROM {} WHERE {}",
+                quote(&child.spec.table),
+                cond.join(" AND ")
+            );
+            self.tx.prepare_cached(&delete)?.execute(params_from_iter(
+                child.link.iter().map(|&(_, p)| to_sql(&row[p])),
+            ))?;
+            let insert = format!(
+                "INSERT OR REPLACE INTO {} ({}) VALUES ({})",
+                quote(&child.spec.table),
+                cols.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", "),
+                vec!["?"; cols.len()].join(", ")
+            );
+            let mut stmt = self.tx.prepare_cached(&insert)?;
+            for r in rows {
+                stmt.execute(params_from_iter(r.iter().map(to_sql)))
+                    .with_context(|| format!("cannot write a row of `{}`", child.spec.table))?;
+            }
+        }
+        Ok(Outcome::Written)
+    }
+
+    fn commit(self: Box<Self>) -> anyhow::Result<()> {
+        self.tx.commit().context("cannot commit the load")
+    }
+}

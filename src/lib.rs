@@ -1,0 +1,28 @@
+//! weir: raw vendor dumps and incident postmortems -> an embedded database -> CSV reports.
+
+pub mod cli;
+pub mod commands;
+pub mod engine;
+pub mod error;
+pub mod load;
+pub mod mapper;
+pub mod report;
+pub mod schema;
+pub mod settings;
+pub mod yaml;
+
+use cli::{Cli, Command};
+use error::Result;
+use settings::Settings;
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let settings = Settings::resolve(&cli.global)?;
+    match cli.command {
+        Command::Initialize { recreate } => commands::initialize::run(&settings, recreate),
+        Command::RunEtl { sources } => commands::run_etl::run(&settings, &sources),
+        Command::RunQueries { names } => commands::run_queries::run(&settings, &names),
+        Command::Run => commands::run::run(&settings),
+        Command::Validate => commands::validate::run(&settings),
+    }
+}

@@ -1,0 +1,391 @@
+//! Record -> rows. Paths are walked without copying the record; every problem is collected with
+//! the JSON pointer of the field, so the loader can say file, line and column.
+
+use std::borrow::Cow;
+
+use serde_json::Value as Json;
+
+use super::convert::{ConvError, convert};
+use super::{ColumnPlan, ColumnSource, KeyTree, Level, Mapper, PathExpr, Root};
+use crate::engine::Value;
+use crate::error::did_you_mean;
+use crate::yaml::push_pointer;
+
+/// What a page envelope tells about its records.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Page<'a> {
+    pub fetched_at: Option<&'a Json>,
+    pub context: Option<&'a Json>,
+    pub endpoint: Option<&'a Json>,
+    pub source: Option<&'a Json>,
+    /// The raw file, relative to the project root.
+    pub file: &'a str,
+}
+
+/// The rows of one record: its own, and `children[i]` for `mapper.child_specs[i]`.
+#[derive(Debug, Default)]
+pub struct Mapped {
+    pub row: Vec<Value>,
+    pub children: Vec<Vec<Vec<Value>>>,
+}
+
+/// A problem with one field of a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordError {
+    /// JSON pointer of the field from the record (`/stats/time_of_recovery`).
+    pub pointer: String,
+    /// The error is about the key itself (an unknown key), not its value.
+    pub at_key: bool,
+    /// The field as a person writes it: `stats.time_of_recovery`, `root_causes[1]`.
+    pub field: String,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// Turns a pointer into `a.b[2].c`.
+pub fn field_name(pointer: &str) -> String {
+    let mut out = String::new();
+    for seg in pointer.split('/').skip(1) {
+        let seg = seg.replace("~1", "/").replace("~0", "~");
+        if seg.parse::<usize>().is_ok() {
+            out.push_str(&format!("[{seg}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&seg);
+        }
+    }
+    if out.is_empty() {
+        "(the record)".into()
+    } else {
+        out
+    }
+}
+
+struct Scope<'a> {
+    value: &'a Json,
+    pointer: String,
+}
+
+impl Mapper {
+    /// Maps one record into `out`, appending any problems to `errors`. `index` is the record's
+    /// `$record` value.
+    pub fn map<'a>(
+        &self,
+        page: &Page<'a>,
+        record: &'a Json,
+        index: usize,
+        out: &mut Mapped,
+        errors: &mut Vec<RecordError>,
+    ) {
+        out.row.clear();
+        out.children.resize_with(self.child_specs.len(), Vec::new);
+        out.children.iter_mut().for_each(Vec::clear);
+        if !record.is_object() {
+            errors.push(RecordError {
+                pointer: String::new(),
+                at_key: false,
+                field: "(the record)".into(),
+                message: format!("expected a record (an object), found {}", kind(record)),
+                hint: Some(match &self.records {
+                    Some(p) => format!(
+                        "`records: {}` in {} must lead to a list of objects",
+                        p.display(),
+                        self.file
+                    ),
+                    None => format!(
+                        "if the records sit under a key of the body, name it with `records:` in {}",
+                        self.file
+                    ),
+                }),
+            });
+            return;
+        }
+        let mut scopes = vec![Scope {
+            value: record,
+            pointer: String::new(),
+        }];
+        if self.strict {
+            check_keys(record, &self.known, "", errors);
+        }
+        let before = errors.len();
+        let mut row = Vec::with_capacity(self.columns.len());
+        self.row(&self.columns, page, &scopes, index, &[], &mut row, errors);
+        out.row = row;
+        self.levels(&self.levels, page, &mut scopes, index, out, errors);
+        dedupe(errors, before);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn row(
+        &self,
+        columns: &[ColumnPlan],
+        page: &Page,
+        scopes: &[Scope],
+        index: usize,
+        top: &[Value],
+        row: &mut Vec<Value>,
+        errors: &mut Vec<RecordError>,
+    ) {
+        for c in columns {
+            let value = match &c.source {
+                ColumnSource::Link(p) => top[*p].clone(),
+                ColumnSource::Constant(v) => self.convert(c, Some(v), "", errors),
+                ColumnSource::Path(path) => match resolve(path, page, scopes, index) {
+                    Ok((v, pointer)) => self.convert(c, v.as_deref(), &pointer, errors),
+                    Err(e) => {
+                        errors.push(e);
+                        Value::Null
+                    }
+                },
+            };
+            row.push(value);
+        }
+    }
+
+    fn convert(
+        &self,
+        c: &ColumnPlan,
+        v: Option<&Json>,
+        pointer: &str,
+        errors: &mut Vec<RecordError>,
+    ) -> Value {
+        let (line, col) = c.declared_at;
+        let err = |message: String, hint: Option<String>| RecordError {
+            pointer: pointer.to_string(),
+            at_key: false,
+            field: field_name(pointer),
+            message,
+            hint,
+        };
+        let value = match convert(v, &c.conversion) {
+            Ok(value) => value,
+            Err(ConvError { message }) => {
+                let hint = format!(
+                    "fix the value, or change how column `{}` reads it at {}:{line}:{col}",
+                    c.name, self.file
+                );
+                errors.push(err(message, Some(hint)));
+                return Value::Null;
+            }
+        };
+        if value == Value::Null && c.required {
+            let what = if v.is_none() {
+                "is missing"
+            } else {
+                "is empty"
+            };
+            errors.push(err(
+                format!("{what}, and column `{}` requires a value", c.name),
+                Some("add the value to the record".into()),
+            ));
+        }
+        if let (Some(allowed), Value::Text(t)) = (&c.one_of, &value)
+            && !allowed.iter().any(|a| a == t)
+        {
+            let hint = did_you_mean(t, allowed.iter().map(String::as_str))
+                .unwrap_or_else(|| format!("use one of: {}", allowed.join(", ")));
+            errors.push(err(
+                format!("`{t}` is not in the list of allowed values"),
+                Some(hint),
+            ));
+        }
+        value
+    }
+
+    fn levels<'a>(
+        &self,
+        levels: &[Level],
+        page: &Page<'a>,
+        scopes: &mut Vec<Scope<'a>>,
+        index: usize,
+        out: &mut Mapped,
+        errors: &mut Vec<RecordError>,
+    ) {
+        for level in levels {
+            let (list, pointer) = match resolve(&level.each, page, scopes, index) {
+                Ok((Some(Cow::Borrowed(v)), p)) => (v, p),
+                Ok(_) => continue,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            let items = match list {
+                Json::Null => continue,
+                Json::Array(items) => items,
+                other => {
+                    errors.push(RecordError {
+                        field: field_name(&pointer),
+                        pointer,
+                        at_key: false,
+                        message: format!("expected a list, found {}", kind(other)),
+                        hint: Some(format!(
+                            "fix the value, or the `each: {}` in {}",
+                            level.each.display(),
+                            self.file
+                        )),
+                    });
+                    continue;
+                }
+            };
+            for (i, item) in items.iter().enumerate() {
+                let mut p = pointer.clone();
+                push_pointer(&mut p, &i.to_string());
+                scopes.push(Scope {
+                    value: item,
+                    pointer: p,
+                });
+                if let Some(t) = level.table {
+                    let mut row = Vec::with_capacity(self.child_columns[t].len());
+                    self.row(
+                        &self.child_columns[t],
+                        page,
+                        scopes,
+                        index,
+                        &out.row,
+                        &mut row,
+                        errors,
+                    );
+                    out.children[t].push(row);
+                }
+                self.levels(&level.children, page, scopes, index, out, errors);
+                scopes.pop();
+            }
+        }
+    }
+}
+
+/// Two columns reading one bad field (a time as text and as epoch) give one problem.
+fn dedupe(errors: &mut Vec<RecordError>, from: usize) {
+    let mut i = from;
+    while i < errors.len() {
+        if errors[from..i]
+            .iter()
+            .any(|e| e.pointer == errors[i].pointer && e.message == errors[i].message)
+        {
+            errors.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+}
+
+fn kind(v: &Json) -> &'static str {
+    match v {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "text",
+        Json::Array(_) => "a list",
+        Json::Object(_) => "an object",
+    }
+}
+
+/// Walks `path`. A missing key or a null on the way gives `None`; a scalar where the path needs
+/// an object or list is an error.
+fn resolve<'a>(
+    path: &PathExpr,
+    page: &Page<'a>,
+    scopes: &[Scope<'a>],
+    index: usize,
+) -> Result<(Option<Cow<'a, Json>>, String), RecordError> {
+    let (start, mut pointer): (Option<&'a Json>, String) = match path.root {
+        Root::Current => {
+            let s = scopes.last().expect("there is always a current scope");
+            (Some(s.value), s.pointer.clone())
+        }
+        Root::Parent => match scopes.len().checked_sub(2).map(|i| &scopes[i]) {
+            Some(s) => (Some(s.value), s.pointer.clone()),
+            None => (None, String::new()),
+        },
+        Root::Top => (Some(scopes[0].value), String::new()),
+        Root::Context => (page.context, "$context".into()),
+        Root::FetchedAt => return Ok((page.fetched_at.map(Cow::Borrowed), "$fetched_at".into())),
+        Root::Endpoint => return Ok((page.endpoint.map(Cow::Borrowed), "$endpoint".into())),
+        Root::Source => return Ok((page.source.map(Cow::Borrowed), "$source".into())),
+        Root::File => {
+            return Ok((
+                Some(Cow::Owned(Json::String(page.file.to_string()))),
+                "$file".into(),
+            ));
+        }
+        Root::Record => return Ok((Some(Cow::Owned(Json::from(index))), "$record".into())),
+    };
+    let Some(mut value) = start else {
+        return Ok((None, pointer));
+    };
+    for seg in &path.segments {
+        let next = match value {
+            Json::Null => return Ok((None, pointer)),
+            Json::Object(map) => map.get(seg),
+            Json::Array(items) => match seg.parse::<usize>() {
+                Ok(i) => items.get(i),
+                Err(_) => return Err(wrong_kind(value, &pointer, path, "an object")),
+            },
+            _ => return Err(wrong_kind(value, &pointer, path, "an object")),
+        };
+        push_pointer(&mut pointer, seg);
+        match next {
+            Some(v) => value = v,
+            None => return Ok((None, pointer)),
+        }
+    }
+    Ok((Some(Cow::Borrowed(value)), pointer))
+}
+
+fn wrong_kind(found: &Json, pointer: &str, path: &PathExpr, expected: &str) -> RecordError {
+    RecordError {
+        pointer: pointer.to_string(),
+        at_key: false,
+        field: field_name(pointer),
+        message: format!(
+            "expected {expected} to read `{}` from, found {}",
+            path.display(),
+            kind(found)
+        ),
+        hint: Some("the data changed shape: fix the data or the mapper's path".into()),
+    }
+}
+
+/// Strict records: every key must be one the mapper reads.
+fn check_keys(value: &Json, known: &KeyTree, pointer: &str, errors: &mut Vec<RecordError>) {
+    if known.whole {
+        return;
+    }
+    match value {
+        Json::Object(map) => {
+            for (k, v) in map {
+                let mut p = pointer.to_string();
+                push_pointer(&mut p, k);
+                match known.keys.get(k) {
+                    Some(sub) => check_keys(v, sub, &p, errors),
+                    None => errors.push(RecordError {
+                        field: field_name(&p),
+                        pointer: p,
+                        at_key: true,
+                        message: format!("unknown key `{k}`"),
+                        hint: did_you_mean(k, known.keys.keys().map(String::as_str)).or_else(
+                            || {
+                                let names: Vec<String> =
+                                    known.keys.keys().map(|k| format!("`{k}`")).collect();
+                                Some(format!("the keys here are {}", names.join(", ")))
+                            },
+                        ),
+                    }),
+                }
+            }
+        }
+        Json::Array(items) => {
+            if let Some(el) = &known.elements {
+                for (i, item) in items.iter().enumerate() {
+                    let mut p = pointer.to_string();
+                    push_pointer(&mut p, &i.to_string());
+                    check_keys(item, el, &p, errors);
+                }
+            }
+        }
+        _ => {}
+    }
+}

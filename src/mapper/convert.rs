@@ -1,0 +1,328 @@
+//! Typed conversions from a raw JSON value to a database `Value`. A value of the wrong kind is
+//! an error, never a silent NULL: that is how a vendor's API change gets noticed.
+
+use std::str::FromStr;
+
+use jiff::{Timestamp, civil, tz::TimeZone};
+use serde_json::Value as Json;
+
+use crate::engine::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Seconds,
+    Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conversion {
+    Text,
+    Integer,
+    Real,
+    Boolean,
+    Timestamp(Option<Unit>),
+    Epoch(Option<Unit>),
+    Date,
+    Json,
+    Join(String),
+}
+
+pub const TYPE_NAMES: [&str; 9] = [
+    "text",
+    "integer",
+    "real",
+    "boolean",
+    "timestamp",
+    "epoch",
+    "date",
+    "json",
+    "join",
+];
+
+impl Conversion {
+    /// The conversion for a `type:` name, or `None` for an unknown name.
+    pub fn named(name: &str, unit: Option<Unit>, sep: Option<String>) -> Option<Self> {
+        Some(match name {
+            "text" => Conversion::Text,
+            "integer" => Conversion::Integer,
+            "real" => Conversion::Real,
+            "boolean" => Conversion::Boolean,
+            "timestamp" => Conversion::Timestamp(unit),
+            "epoch" => Conversion::Epoch(unit),
+            "date" => Conversion::Date,
+            "json" => Conversion::Json,
+            "join" => Conversion::Join(sep.unwrap_or_else(|| ",".into())),
+            _ => return None,
+        })
+    }
+
+    /// The default for a column's declared SQL type.
+    pub fn for_declared(declared: &str) -> Self {
+        let t = declared.to_ascii_uppercase();
+        if t.contains("INT") {
+            Conversion::Integer
+        } else if ["REAL", "DOUBLE", "FLOAT", "NUMERIC", "DECIMAL"]
+            .iter()
+            .any(|k| t.contains(k))
+        {
+            Conversion::Real
+        } else if t.contains("BOOL") {
+            Conversion::Boolean
+        } else {
+            Conversion::Text
+        }
+    }
+
+    /// Whether the conversion reads the whole value (no keys below it are "unknown").
+    pub fn takes_whole(&self) -> bool {
+        matches!(self, Conversion::Json | Conversion::Join(_))
+    }
+
+    fn expected(&self) -> &'static str {
+        match self {
+            Conversion::Text => "text, a number or a boolean",
+            Conversion::Integer => "a whole number (or `NaN`)",
+            Conversion::Real => "a number (or `NaN`)",
+            Conversion::Boolean => "`true` or `false`",
+            Conversion::Timestamp(_) | Conversion::Epoch(_) => {
+                "a date-time such as `2026-05-01 14:30`, `2026-05-01T14:30:00Z` or `2026-05-01T09:30:00-05:00`"
+            }
+            Conversion::Date => "a date `YYYY-MM-DD`",
+            Conversion::Json => "any value",
+            Conversion::Join(_) => "a list of text or numbers",
+        }
+    }
+}
+
+/// A value that does not fit its conversion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConvError {
+    pub message: String,
+}
+
+fn describe(v: &Json) -> String {
+    let mut s = match v {
+        Json::Null => return "null".into(),
+        Json::Bool(b) => return format!("the boolean `{b}`"),
+        Json::Number(n) => return format!("the number `{n}`"),
+        Json::String(s) => format!("the text `{s}`"),
+        Json::Array(_) => return "a list".into(),
+        Json::Object(_) => return "an object".into(),
+    };
+    if s.len() > 80 {
+        let cut = (0..=77).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+        s.truncate(cut);
+        s.push_str("…`");
+    }
+    s
+}
+
+fn is_nan_text(s: &str) -> bool {
+    matches!(s.trim(), "NaN" | "nan" | "NAN" | ".nan" | ".NaN" | ".NAN")
+}
+
+pub fn convert(value: Option<&Json>, conv: &Conversion) -> Result<Value, ConvError> {
+    let v = match value {
+        None | Some(Json::Null) => return Ok(Value::Null),
+        Some(v) => v,
+    };
+    let wrong = |extra: &str| ConvError {
+        message: format!("expected {}, found {}{extra}", conv.expected(), describe(v)),
+    };
+    Ok(match conv {
+        Conversion::Text => match v {
+            Json::String(s) => Value::Text(s.clone()),
+            Json::Number(n) => Value::Text(n.to_string()),
+            Json::Bool(b) => Value::Text(b.to_string()),
+            _ => return Err(wrong("; to keep it whole, give the column `type: json`")),
+        },
+        Conversion::Integer => match v {
+            Json::Number(n) => match (n.as_i64(), n.as_f64()) {
+                (Some(i), _) => Value::Integer(i),
+                (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.2e18 => Value::Integer(f as i64),
+                _ => return Err(wrong("")),
+            },
+            Json::String(s) if is_nan_text(s) => Value::Null,
+            Json::String(s) => match s.trim().parse::<i64>() {
+                Ok(i) => Value::Integer(i),
+                Err(_) => return Err(wrong("")),
+            },
+            _ => return Err(wrong("")),
+        },
+        Conversion::Real => match v {
+            Json::Number(n) => Value::Real(n.as_f64().expect("serde_json numbers convert to f64")),
+            Json::String(s) if is_nan_text(s) => Value::Null,
+            Json::String(s) => match s.trim().parse::<f64>() {
+                Ok(f) if f.is_finite() => Value::Real(f),
+                _ => return Err(wrong("")),
+            },
+            _ => return Err(wrong("")),
+        },
+        Conversion::Boolean => match v {
+            Json::Bool(b) => Value::Integer(i64::from(*b)),
+            _ => return Err(wrong("")),
+        },
+        Conversion::Timestamp(unit) => {
+            let ts = timestamp(v, *unit).ok_or_else(|| wrong(&unit_hint(v, *unit)))?;
+            Value::Text(ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        }
+        Conversion::Epoch(unit) => {
+            let ts = timestamp(v, *unit).ok_or_else(|| wrong(&unit_hint(v, *unit)))?;
+            Value::Integer(ts.as_second())
+        }
+        Conversion::Date => match v {
+            Json::String(s) => match civil::Date::from_str(s.trim()) {
+                Ok(d) => Value::Text(d.to_string()),
+                Err(_) => match timestamp(v, None) {
+                    Some(ts) => Value::Text(ts.to_zoned_datetime(TimeZone::UTC).date().to_string()),
+                    None => return Err(wrong("")),
+                },
+            },
+            _ => return Err(wrong("")),
+        },
+        Conversion::Json => Value::Text(v.to_string()),
+        Conversion::Join(sep) => match v {
+            Json::Array(items) => {
+                let mut parts = Vec::with_capacity(items.len());
+                for item in items {
+                    match item {
+                        Json::String(s) => parts.push(s.clone()),
+                        Json::Number(n) => parts.push(n.to_string()),
+                        Json::Bool(b) => parts.push(b.to_string()),
+                        Json::Null => {}
+                        _ => {
+                            return Err(ConvError {
+                                message: format!(
+                                    "expected a list of text or numbers, found a list holding {}",
+                                    describe(item)
+                                ),
+                            });
+                        }
+                    }
+                }
+                Value::Text(parts.join(sep))
+            }
+            _ => return Err(wrong("")),
+        },
+    })
+}
+
+fn unit_hint(v: &Json, unit: Option<Unit>) -> String {
+    if v.is_number() && unit.is_none() {
+        "; a number needs `unit: s` or `unit: ms` on the column".into()
+    } else {
+        String::new()
+    }
+}
+
+/// Reads a date-time: RFC 3339 with any offset, or a civil `YYYY-MM-DD HH:MM[:SS]` read as UTC,
+/// or epoch seconds/milliseconds when the column names a unit.
+fn timestamp(v: &Json, unit: Option<Unit>) -> Option<Timestamp> {
+    match v {
+        Json::String(s) => {
+            let s = s.trim();
+            Timestamp::from_str(s).ok().or_else(|| {
+                let dt = civil::DateTime::from_str(s).ok()?;
+                // A bare date parses as midnight; require a time so `2026-05-01` is not a guess.
+                if !s.contains([' ', 'T', 't']) {
+                    return None;
+                }
+                TimeZone::UTC.to_timestamp(dt).ok()
+            })
+        }
+        Json::Number(n) => match unit? {
+            Unit::Seconds => Timestamp::from_second(n.as_i64()?).ok(),
+            Unit::Millis => Timestamp::from_millisecond(n.as_i64()?).ok(),
+        },
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ok(v: Json, c: Conversion) -> Value {
+        convert(Some(&v), &c).unwrap()
+    }
+
+    fn err(v: Json, c: Conversion) -> String {
+        convert(Some(&v), &c).unwrap_err().message
+    }
+
+    #[test]
+    fn timestamps_normalise_to_utc() {
+        let t = Conversion::Timestamp(None);
+        let text = |s: &str| Value::Text(s.into());
+        assert_eq!(
+            ok(json!("2015-11-06T11:12:51-05:00"), t.clone()),
+            text("2015-11-06T16:12:51Z")
+        );
+        assert_eq!(
+            ok(json!("2026-05-01 14:30"), t.clone()),
+            text("2026-05-01T14:30:00Z")
+        );
+        assert_eq!(
+            ok(json!("2026-05-01 14:30:15"), t.clone()),
+            text("2026-05-01T14:30:15Z")
+        );
+        assert_eq!(
+            ok(json!("2026-05-01 14:30+02:00"), t.clone()),
+            text("2026-05-01T12:30:00Z")
+        );
+        assert_eq!(
+            ok(json!("2018-11-06T21:19:58.536Z"), t.clone()),
+            text("2018-11-06T21:19:58Z")
+        );
+        assert_eq!(
+            ok(json!("2023-08-28T13:49:43.016960+00:00"), t.clone()),
+            text("2023-08-28T13:49:43Z")
+        );
+        assert_eq!(
+            ok(
+                json!(1693230583000i64),
+                Conversion::Timestamp(Some(Unit::Millis))
+            ),
+            text("2023-08-28T13:49:43Z")
+        );
+        assert_eq!(
+            ok(json!("1970-01-01 00:01"), Conversion::Epoch(None)),
+            Value::Integer(60)
+        );
+        assert!(err(json!("2026-13-01 10:00"), t.clone()).starts_with("expected a date-time"));
+        assert!(err(json!("2026-05-01"), t.clone()).contains("found the text `2026-05-01`"));
+        assert!(err(json!(1693230583), t).contains("unit: s"));
+    }
+
+    #[test]
+    fn numbers_accept_numeric_text_and_nan() {
+        assert_eq!(ok(json!("150"), Conversion::Integer), Value::Integer(150));
+        assert_eq!(ok(json!("NaN"), Conversion::Integer), Value::Null);
+        assert_eq!(ok(json!(".nan"), Conversion::Real), Value::Null);
+        assert_eq!(ok(json!(3.0), Conversion::Integer), Value::Integer(3));
+        assert!(err(json!("many"), Conversion::Integer).contains("found the text `many`"));
+        assert!(err(json!(2.5), Conversion::Integer).contains("whole number"));
+        assert!(err(json!(true), Conversion::Real).starts_with("expected a number"));
+    }
+
+    #[test]
+    fn kinds_are_checked() {
+        assert!(err(json!({"a": 1}), Conversion::Text).contains("type: json"));
+        assert_eq!(
+            ok(json!({"a": 1}), Conversion::Json),
+            Value::Text("{\"a\":1}".into())
+        );
+        assert_eq!(
+            ok(json!(["a", "b:c", 3]), Conversion::Join(",".into())),
+            Value::Text("a,b:c,3".into())
+        );
+        assert!(err(json!("a"), Conversion::Join(",".into())).contains("list"));
+        assert_eq!(ok(json!(false), Conversion::Boolean), Value::Integer(0));
+        assert_eq!(
+            ok(json!("2026-05-01"), Conversion::Date),
+            Value::Text("2026-05-01".into())
+        );
+        assert_eq!(convert(None, &Conversion::Integer).unwrap(), Value::Null);
+    }
+}

@@ -1,0 +1,190 @@
+//! Reports: `queries/<name>.sql` -> `output/<name>.csv`. A header row, RFC 4180 quoting, UTF-8,
+//! NULL as an empty cell, numbers never in scientific notation. Written to a temporary file and
+//! renamed, so a spreadsheet never opens half a report.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::engine::{Engine, QueryError, RowSink, Value};
+use crate::error::{Diagnostic, Location, did_you_mean};
+
+/// A report: its name and the SQL file that answers it for this engine.
+pub struct Report {
+    pub name: String,
+    pub path: PathBuf,
+    pub shown: String,
+}
+
+const ENGINE_SUFFIXES: [&str; 2] = [".sqlite", ".duckdb"];
+
+/// The reports in `queries/`, by name; `queries/<name>.<engine>.sql` overrides `<name>.sql`.
+pub fn list(root: &Path, engine: &str) -> anyhow::Result<Vec<Report>> {
+    let dir = root.join("queries");
+    let mut names = Vec::new();
+    if dir.is_dir() {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("cannot read `{}`", dir.display()))?
+        {
+            let path = entry?.path();
+            let Some(stem) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".sql"))
+            else {
+                continue;
+            };
+            if ENGINE_SUFFIXES.iter().any(|s| stem.ends_with(s)) || stem.starts_with('.') {
+                continue;
+            }
+            names.push(stem.to_string());
+        }
+    }
+    names.sort();
+    Ok(names
+        .into_iter()
+        .map(|name| {
+            let special = format!("{name}.{engine}.sql");
+            let file = if dir.join(&special).is_file() {
+                special
+            } else {
+                format!("{name}.sql")
+            };
+            Report {
+                path: dir.join(&file),
+                shown: format!("queries/{file}"),
+                name,
+            }
+        })
+        .collect())
+}
+
+/// Picks the named reports (all when none is named); an unknown name is an error with a near name.
+pub fn select(all: Vec<Report>, names: &[String]) -> Result<Vec<Report>, Vec<Diagnostic>> {
+    if names.is_empty() {
+        return Ok(all);
+    }
+    let mut problems = Vec::new();
+    for n in names {
+        if !all.iter().any(|r| &r.name == n) {
+            let mut d = Diagnostic::new(format!("no report `{n}`"))
+                .at(Location::file(format!("queries/{n}.sql")));
+            d.hint = did_you_mean(n, all.iter().map(|r| r.name.as_str())).or_else(|| {
+                Some(format!(
+                    "the reports are: {}",
+                    all.iter()
+                        .map(|r| r.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            });
+            problems.push(d);
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(all
+        .into_iter()
+        .filter(|r| names.contains(&r.name))
+        .collect())
+}
+
+/// Where in a SQL file the database's complaint points.
+pub fn sql_location(shown: &str, sql: &str, e: &crate::engine::SqlError) -> Location {
+    match e.line_col(sql) {
+        Some((l, c)) => Location::at(shown, l, c),
+        None => Location::file(shown),
+    }
+}
+
+/// Formats a value for a CSV cell.
+pub fn cell(v: &Value, out: &mut String) {
+    out.clear();
+    match v {
+        Value::Null => {}
+        Value::Integer(i) => out.push_str(itoa::Buffer::new().format(*i)),
+        // Rust's `Display` for floats never uses an exponent and prints the shortest text that
+        // reads back to the same number.
+        Value::Real(f) if f.is_finite() => {
+            let f = if *f == 0.0 { 0.0 } else { *f };
+            out.push_str(&f.to_string())
+        }
+        Value::Real(_) => {}
+        Value::Text(s) => out.push_str(s),
+    }
+}
+
+struct CsvSink<W: Write> {
+    writer: csv::Writer<W>,
+    cell: String,
+    rows: usize,
+}
+
+impl<W: Write> RowSink for CsvSink<W> {
+    fn header(&mut self, columns: &[String]) -> anyhow::Result<()> {
+        self.writer.write_record(columns)?;
+        Ok(())
+    }
+
+    fn row(&mut self, values: &[Value]) -> anyhow::Result<()> {
+        for v in values {
+            cell(v, &mut self.cell);
+            self.writer.write_field(&self.cell)?;
+        }
+        self.writer.write_record(None::<&[u8]>)?;
+        self.rows += 1;
+        Ok(())
+    }
+}
+
+/// Runs one report into `output/<name>.csv`; returns the number of rows.
+pub fn write(engine: &dyn Engine, report: &Report, output: &Path) -> crate::error::Result<usize> {
+    let sql = std::fs::read_to_string(&report.path).map_err(|e| {
+        crate::error::Error::problem(
+            Diagnostic::new(format!("cannot read the query: {e}"))
+                .at(Location::file(&report.shown)),
+        )
+    })?;
+    std::fs::create_dir_all(output)
+        .with_context(|| format!("cannot create `{}`", output.display()))?;
+    let target = output.join(format!("{}.csv", report.name));
+    let temp = output.join(format!(".{}.csv.tmp", report.name));
+    let file = std::fs::File::create(&temp)
+        .with_context(|| format!("cannot write `{}`", temp.display()))?;
+    let mut sink = CsvSink {
+        writer: csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(std::io::BufWriter::new(file)),
+        cell: String::new(),
+        rows: 0,
+    };
+    let result = engine.query(&sql, &mut sink);
+    let finished = result.map_err(|e| match e {
+        QueryError::Sql(e) => crate::error::Error::problem(
+            Diagnostic::new(format!("the query failed: {}", e.message))
+                .at(sql_location(&report.shown, &sql, &e))
+                .hint("fix the SQL; `weir validate` checks every query"),
+        ),
+        QueryError::Sink(e) => crate::error::Error::Internal(e),
+    });
+    let finished = finished.and_then(|()| {
+        let writer = sink
+            .writer
+            .into_inner()
+            .map_err(|e| anyhow::anyhow!("cannot write the report: {}", e.error()))?;
+        writer
+            .into_inner()
+            .map_err(|e| anyhow::anyhow!("cannot write the report: {}", e.error()))?
+            .sync_all()
+            .context("cannot write the report")?;
+        std::fs::rename(&temp, &target)
+            .with_context(|| format!("cannot write `{}`", target.display()))?;
+        Ok(())
+    });
+    if finished.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    finished.map(|()| sink.rows)
+}

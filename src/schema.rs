@@ -1,0 +1,167 @@
+//! `schemas/*.sql`: which tables the project declares, and how the database on disk differs.
+
+use std::path::Path;
+
+use crate::engine::{Engine, Table};
+use crate::error::{Diagnostic, Location};
+
+/// The declared tables, each with the schema file that declares it.
+pub struct Schema {
+    pub tables: Vec<Table>,
+    pub files: Vec<String>,
+    /// `file_of[i]` is the file of `tables[i]`.
+    pub file_of: Vec<String>,
+    /// The whole script, in file order.
+    pub script: String,
+}
+
+/// Reads `schemas/*.sql` in name order and asks the engine what they declare.
+pub fn read(root: &Path, engine: &dyn Engine) -> Result<Schema, Vec<Diagnostic>> {
+    let dir = root.join("schemas");
+    let mut paths: Vec<_> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "sql"))
+            .collect(),
+        Err(e) => {
+            return Err(vec![
+                Diagnostic::new(format!("cannot read the schemas folder: {e}"))
+                    .at(Location::file("schemas/"))
+                    .hint("run weir in a project folder, or pass `--root DIR`"),
+            ]);
+        }
+    };
+    paths.sort();
+    if paths.is_empty() {
+        return Err(vec![
+            Diagnostic::new("no schema files")
+                .at(Location::file("schemas/"))
+                .hint("add `.sql` files with CREATE TABLE statements"),
+        ]);
+    }
+    let mut schema = Schema {
+        tables: Vec::new(),
+        files: Vec::new(),
+        file_of: Vec::new(),
+        script: String::new(),
+    };
+    let mut problems = Vec::new();
+    for path in paths {
+        let shown = format!(
+            "schemas/{}",
+            path.file_name().unwrap_or_default().to_string_lossy()
+        );
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(
+                    Diagnostic::new(format!("cannot read the file: {e}"))
+                        .at(Location::file(&shown)),
+                );
+                continue;
+            }
+        };
+        let script = format!("{}\n{}", schema.script, text);
+        match engine.declared_tables(&script) {
+            Ok(tables) => {
+                for t in tables.into_iter().skip(schema.tables.len()) {
+                    schema.tables.push(t);
+                    schema.file_of.push(shown.clone());
+                }
+                schema.script = script;
+            }
+            Err(e) => {
+                // The offset is into the whole script; this file starts after the earlier ones.
+                let start = schema.script.len() + 1;
+                let at = e.offset.and_then(|o| o.checked_sub(start));
+                let here = crate::engine::SqlError {
+                    message: e.message.clone(),
+                    offset: at,
+                };
+                let location = match here.line_col(&text) {
+                    Some((l, c)) => Location::at(&shown, l, c),
+                    None => Location::file(&shown),
+                };
+                problems.push(
+                    Diagnostic::new(format!("the database refused the schema: {}", e.message))
+                        .at(location),
+                );
+            }
+        }
+        schema.files.push(shown);
+    }
+    if problems.is_empty() {
+        Ok(schema)
+    } else {
+        Err(problems)
+    }
+}
+
+/// How one table on disk differs from its declaration, in words; empty when it does not.
+pub fn differences(declared: &Table, actual: &Table) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in &declared.columns {
+        match actual.column(&c.name) {
+            None => out.push(format!("column `{}` is missing", c.name)),
+            Some(a) if a.declared != c.declared => out.push(format!(
+                "column `{}` is {} on disk but {} in the schema",
+                c.name, a.declared, c.declared
+            )),
+            Some(a) if (a.pk > 0) != (c.pk > 0) => out.push(format!(
+                "column `{}` is {}part of the primary key on disk",
+                c.name,
+                if a.pk > 0 { "" } else { "not " }
+            )),
+            Some(_) => {}
+        }
+    }
+    for a in &actual.columns {
+        if declared.column(&a.name).is_none() {
+            out.push(format!(
+                "column `{}` is on disk but not in the schema",
+                a.name
+            ));
+        }
+    }
+    out
+}
+
+/// Creates missing tables; with `recreate`, drops and rebuilds every declared table. A table that
+/// differs from its declaration is an error naming the table, the columns and the fix.
+pub fn ensure(
+    engine: &mut dyn Engine,
+    schema: &Schema,
+    recreate: bool,
+) -> crate::error::Result<usize> {
+    let actual = engine.tables()?;
+    let mut drop = Vec::new();
+    let mut create = Vec::new();
+    let mut problems = Vec::new();
+    for (t, file) in schema.tables.iter().zip(&schema.file_of) {
+        match actual.iter().find(|a| a.name == t.name) {
+            Some(_) if recreate => {
+                drop.push(t.name.clone());
+                create.push(t.sql.clone());
+            }
+            Some(a) => {
+                let diffs = differences(t, a);
+                if !diffs.is_empty() {
+                    problems.push(
+                        Diagnostic::new(format!("table `{}` in the database differs from the schema: {}", t.name, diffs.join("; ")))
+                            .at(Location::file(file))
+                            .hint("run `weir initialize --recreate` to rebuild the tables from schemas/ (their rows are dropped; `weir run-etl` reloads them from raw_data/)"),
+                    );
+                }
+            }
+            None => create.push(t.sql.clone()),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(crate::error::Error::Problems(problems));
+    }
+    let created = create.len();
+    if created > 0 {
+        engine.apply_schema(&drop, &create)?;
+    }
+    Ok(created)
+}

@@ -1,0 +1,122 @@
+//! Flags + project folder + environment (+ `.env` in the project folder) -> one `Settings`.
+//! Precedence: flag, then the process environment, then `.env`, then the default.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::cli::GlobalArgs;
+use crate::error::{Diagnostic, Error, Location};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub root: PathBuf,
+    /// `None` keeps the database in memory.
+    pub db: Option<PathBuf>,
+    pub verbosity: Verbosity,
+    env: HashMap<String, String>,
+}
+
+impl Settings {
+    pub fn resolve(args: &GlobalArgs) -> Result<Settings, Error> {
+        let root = match &args.root {
+            Some(r) => r.clone(),
+            None => std::env::current_dir().map_err(anyhow::Error::from)?,
+        };
+        if !root.is_dir() {
+            return Err(Error::problem(
+                Diagnostic::new("the project folder does not exist").at(Location::file(root.display().to_string())).hint("pass `--root DIR` with a folder holding raw_data/, schemas/, mappers/ and queries/"),
+            ));
+        }
+        let env = read_dotenv(&root)?;
+        let mut settings = Settings {
+            root,
+            db: None,
+            verbosity: Verbosity::Normal,
+            env,
+        };
+        settings.verbosity = if args.quiet {
+            Verbosity::Quiet
+        } else if args.verbose {
+            Verbosity::Verbose
+        } else {
+            Verbosity::Normal
+        };
+        let memory = args.in_memory
+            || settings
+                .var("DB_MODE")
+                .is_some_and(|m| m.eq_ignore_ascii_case("memory"));
+        settings.db = if memory && args.db.is_none() {
+            None
+        } else if let Some(db) = &args.db {
+            Some(db.clone())
+        } else if let Some(db) = std::env::var_os("WEIR_DB") {
+            Some(PathBuf::from(db))
+        } else if let Some(db) = settings.env.get("WEIR_DB") {
+            // A path in .env is relative to the project folder it sits in.
+            Some(settings.root.join(db))
+        } else {
+            Some(settings.root.join("warehouse.sqlite"))
+        };
+        Ok(settings)
+    }
+
+    /// A variable from the process environment, else from `.env`.
+    pub fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or_else(|| self.env.get(name).cloned())
+    }
+
+    pub fn path(&self, folder: &str) -> PathBuf {
+        self.root.join(folder)
+    }
+
+    pub fn say(&self, message: impl AsRef<str>) {
+        if self.verbosity >= Verbosity::Normal {
+            eprintln!("{}", message.as_ref());
+        }
+    }
+
+    pub fn detail(&self, message: impl AsRef<str>) {
+        if self.verbosity >= Verbosity::Verbose {
+            eprintln!("{}", message.as_ref());
+        }
+    }
+}
+
+fn read_dotenv(root: &Path) -> Result<HashMap<String, String>, Error> {
+    let path = root.join(".env");
+    if !path.is_file() {
+        return Ok(HashMap::new());
+    }
+    let mut env = HashMap::new();
+    for item in dotenvy::from_path_iter(&path).map_err(anyhow::Error::from)? {
+        match item {
+            Ok((k, v)) => {
+                env.insert(k, v);
+            }
+            // The message of a parse error quotes the line, which may hold a secret: never show it.
+            Err(dotenvy::Error::LineParse(_, at)) => {
+                return Err(Error::problem(
+                    Diagnostic::new(format!("cannot parse it near character {at}"))
+                        .at(Location::file(".env"))
+                        .hint("write one `NAME=value` per line"),
+                ));
+            }
+            Err(e) => {
+                return Err(Error::Internal(
+                    anyhow::Error::from(e).context("cannot read `.env`"),
+                ));
+            }
+        }
+    }
+    Ok(env)
+}
