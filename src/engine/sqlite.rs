@@ -4,7 +4,10 @@
 use std::path::Path;
 
 use anyhow::Context;
-use rusqlite::types::ValueRef;
+use std::collections::HashMap;
+
+use rusqlite::ToSql;
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, params_from_iter};
 
 use super::{
@@ -80,13 +83,14 @@ fn sql_error(e: rusqlite::Error) -> SqlError {
     }
 }
 
-fn to_sql(v: &Value) -> rusqlite::types::Value {
-    use rusqlite::types::Value as V;
-    match v {
-        Value::Null => V::Null,
-        Value::Integer(i) => V::Integer(*i),
-        Value::Real(f) => V::Real(*f),
-        Value::Text(s) => V::Text(s.clone()),
+impl ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            Value::Null => ValueRef::Null,
+            Value::Integer(i) => ValueRef::Integer(*i),
+            Value::Real(f) => ValueRef::Real(*f),
+            Value::Text(s) => ValueRef::Text(s.as_bytes()),
+        }))
     }
 }
 
@@ -128,7 +132,10 @@ impl Engine for Sqlite {
             .conn
             .transaction()
             .context("cannot start a transaction")?;
-        Ok(Box::new(SqliteLoad { tx }))
+        Ok(Box::new(SqliteLoad {
+            tx,
+            sql: HashMap::new(),
+        }))
     }
 
     fn check_query(&self, sql: &str) -> Result<(), SqlError> {
@@ -167,6 +174,44 @@ impl Engine for Sqlite {
 
 struct SqliteLoad<'c> {
     tx: rusqlite::Transaction<'c>,
+    /// The statements of each top table, built once per load rather than once per row.
+    sql: HashMap<String, Statements>,
+}
+
+struct Statements {
+    upsert: String,
+    /// (delete the stored set, insert a row) per child table.
+    children: Vec<(String, String)>,
+}
+
+impl Statements {
+    fn new(spec: &WriteSpec, child_specs: &[ChildSpec]) -> Self {
+        let children = child_specs
+            .iter()
+            .map(|child| {
+                let cols = &child.spec.columns;
+                let table = quote(&child.spec.table);
+                let cond: Vec<String> = child
+                    .link
+                    .iter()
+                    .map(|&(c, _)| format!("{} = ?", quote(&cols[c])))
+                    .collect();
+                let names: Vec<String> = cols.iter().map(|c| quote(c)).collect();
+                (
+                    format!("DELETE FROM {table} WHERE {}", cond.join(" AND ")),
+                    format!(
+                        "INSERT OR REPLACE INTO {table} ({}) VALUES ({})",
+                        names.join(", "),
+                        vec!["?"; cols.len()].join(", ")
+                    ),
+                )
+            })
+            .collect();
+        Statements {
+            upsert: upsert_sql(spec),
+            children,
+        }
+    }
 }
 
 /// `INSERT … ON CONFLICT (key) DO UPDATE … WHERE <the new version is newer or equal>`.
@@ -208,37 +253,27 @@ impl Load for SqliteLoad<'_> {
         child_specs: &[ChildSpec],
         children: &[Vec<Vec<Value>>],
     ) -> anyhow::Result<Outcome> {
-        let mut stmt = self.tx.prepare_cached(&upsert_sql(spec))?;
-        let changed = stmt
-            .execute(params_from_iter(row.iter().map(to_sql)))
+        if !self.sql.contains_key(&spec.table) {
+            self.sql
+                .insert(spec.table.clone(), Statements::new(spec, child_specs));
+        }
+        let sql = &self.sql[&spec.table];
+        let changed = self
+            .tx
+            .prepare_cached(&sql.upsert)?
+            .execute(params_from_iter(row))
             .with_context(|| format!("cannot write a row of `{}`", spec.table))?;
         if changed == 0 {
             return Ok(Outcome::Superseded);
         }
-        for (child, rows) in child_specs.iter().zip(children) {
-            let cols = &child.spec.columns;
-            let cond: Vec<String> = child
-                .link
-                .iter()
-                .map(|&(c, _)| format!("{} = ?", quote(&cols[c])))
-                .collect();
-            let delete = format!(
-                "DELETE FROM {} WHERE {}",
-                quote(&child.spec.table),
-                cond.join(" AND ")
-            );
-            self.tx.prepare_cached(&delete)?.execute(params_from_iter(
-                child.link.iter().map(|&(_, p)| to_sql(&row[p])),
-            ))?;
-            let insert = format!(
-                "INSERT OR REPLACE INTO {} ({}) VALUES ({})",
-                quote(&child.spec.table),
-                cols.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", "),
-                vec!["?"; cols.len()].join(", ")
-            );
-            let mut stmt = self.tx.prepare_cached(&insert)?;
+        for ((child, rows), (delete, insert)) in child_specs.iter().zip(children).zip(&sql.children)
+        {
+            self.tx
+                .prepare_cached(delete)?
+                .execute(params_from_iter(child.link.iter().map(|&(_, p)| &row[p])))?;
+            let mut stmt = self.tx.prepare_cached(insert)?;
             for r in rows {
-                stmt.execute(params_from_iter(r.iter().map(to_sql)))
+                stmt.execute(params_from_iter(r))
                     .with_context(|| format!("cannot write a row of `{}`", child.spec.table))?;
             }
         }
