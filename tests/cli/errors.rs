@@ -1,0 +1,139 @@
+//! Every bad input gets file, line and column (or the record), the field, and the fix.
+
+use crate::harness::Project;
+
+const INCIDENT: &str = "# one incident, as an analyst writes it
+- incident_name: Checkout down
+  postmortem_link: https://wiki.example/pm/1
+  incident_date: 2026-05-01
+  affected_entities:
+    - entity_name: Storefront
+      products: [checkout]
+  root_causes: [deployment]
+  stats:
+    time_of_first_trigger: 2026-05-01 10:00
+    time_of_customer_detect: null
+    time_of_internal_detect: 2026-05-01 10:05
+    time_of_recovery: 2026-05-01 11:00
+    time_of_reconcile: null
+    time_of_rca: 2026-05-03 09:00
+    number_of_impacted_customers: NaN
+    number_of_failed_requests: 1200
+  severity_level: SEV2
+";
+
+fn incidents(text: &str) -> Project {
+    let p = Project::fixture("empty");
+    p.write("raw_data/incidents/2026.yaml", text);
+    p
+}
+
+#[test]
+fn a_good_incident_loads() {
+    let p = incidents(INCIDENT);
+    p.ok(&["run-etl"]);
+    let p2 = incidents(INCIDENT);
+    p2.ok(&["validate"]);
+}
+
+#[test]
+fn bad_incident_yaml_lists_every_problem() {
+    let bad = INCIDENT
+        .replace("root_causes: [deployment]", "root_causes: [deploymnet, capacity, gremlins]")
+        .replace("time_of_recovery: 2026-05-01 11:00", "time_of_recovey: 2026-05-01 11:00")
+        .replace("time_of_rca: 2026-05-03 09:00", "time_of_rca: 3rd of May")
+        .replace("number_of_failed_requests: 1200", "number_of_failed_requests: 12.5")
+        .replace("  severity_level: SEV2\n", "  severity_level: SEV2\n- incident_name: Checkout down\n  incident_date: 2026-05-01\n- postmortem_link: x\n");
+    let p = incidents(&bad);
+    let validate = p.weir(&["validate"]);
+    insta::assert_snapshot!(validate.transcript());
+    let load = p.weir(&["run-etl"]);
+    assert_eq!(load.code, 1);
+    assert!(load.stderr.contains("nothing was loaded"));
+    assert!(
+        !p.dump("warehouse.sqlite").contains("Checkout"),
+        "a bad file must load nothing"
+    );
+}
+
+#[test]
+fn yaml_syntax_and_aliases() {
+    let p = incidents("- incident_name: [unclosed\n  incident_date: 2026-05-01\n");
+    insta::assert_snapshot!(p.weir(&["validate"]).stderr);
+    let p = incidents("- &a {incident_name: x, incident_date: 2026-05-01}\n- *a\n");
+    insta::assert_snapshot!(p.weir(&["validate"]).stderr);
+}
+
+#[test]
+fn bad_json_is_located() {
+    let p = Project::fixture("empty");
+    p.write(
+        "raw_data/pagerduty_teams/page-1.json",
+        "{\"teams\": [\n  {\"id\": \"P1\",}\n]}\n",
+    );
+    let out = p.weir(&["run-etl", "pagerduty_teams"]);
+    insta::assert_snapshot!(out.transcript());
+}
+
+#[test]
+fn invalid_utf8_and_empty_files() {
+    let p = Project::fixture("empty");
+    std::fs::create_dir_all(p.path("raw_data/pagerduty_teams")).unwrap();
+    std::fs::write(p.path("raw_data/pagerduty_teams/a.json"), b"").unwrap();
+    std::fs::write(
+        p.path("raw_data/pagerduty_teams/b.json"),
+        b"{\"teams\": [\n\"\xff\"]}",
+    )
+    .unwrap();
+    let out = p.weir(&["run-etl", "pagerduty_teams"]);
+    insta::assert_snapshot!(out.stderr, @r"
+    error: raw_data/pagerduty_teams/b.json:2:2: the file is not valid UTF-8
+      hint: save the file as UTF-8
+    note: nothing was loaded; the database is unchanged
+    ");
+}
+
+#[test]
+fn bad_mapper_names_file_line_and_near_names() {
+    let p = Project::fixture("empty");
+    p.write(
+        "mappers/pagerduty_teams.yaml",
+        "records: teams
+table: pagerduty_team
+key: [id]
+columns:
+  id: id
+",
+    );
+    p.write("raw_data/pagerduty_teams/a.json", "{\"teams\": []}");
+    insta::assert_snapshot!(p.weir(&["run-etl", "pagerduty_teams"]).stderr);
+
+    p.write(
+        "mappers/pagerduty_teams.yaml",
+        "records: teams
+table: pagerduty_teams
+key: [id]
+verison: fetched_at
+columns:
+  id: id
+  nmae: name
+  summary: {from: summary, type: txt}
+  fetched_at: {from: $fetchedat, type: timestamp}
+",
+    );
+    insta::assert_snapshot!(p.weir(&["validate"]).stderr);
+}
+
+#[test]
+fn unknown_command_line_is_a_usage_error() {
+    let p = Project::empty();
+    let out = p.weir(&["run-etll"]);
+    assert_eq!(out.code, 2, "clap's usage errors exit 2");
+    assert!(out.stderr.contains("run-etl"), "{}", out.stderr);
+    let out = p.weir(&["--root", "/nonexistent/weir", "run"]);
+    assert_eq!(out.code, 1);
+    insta::assert_snapshot!(out.stderr, @r"
+    error: /nonexistent/weir: the project folder does not exist
+      hint: pass `--root DIR` with a folder holding raw_data/, schemas/, mappers/ and queries/
+    ");
+}

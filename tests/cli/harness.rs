@@ -1,0 +1,230 @@
+//! One small builder: a project folder, a command line, the expected exit code.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tempfile::TempDir;
+
+pub const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+/// A weir project in a temp dir.
+pub struct Project {
+    pub dir: TempDir,
+}
+
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    /// Exit code, stdout and stderr as one text for a snapshot.
+    pub fn transcript(&self) -> String {
+        format!(
+            "exit: {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+impl Project {
+    /// An empty project folder.
+    pub fn empty() -> Project {
+        Project {
+            dir: tempfile::Builder::new()
+                .prefix("weir-test")
+                .tempdir()
+                .unwrap(),
+        }
+    }
+
+    /// The repository's own project: schemas, mappers, queries and the shipped raw_data.
+    pub fn shipped() -> Project {
+        let p = Project::empty();
+        for folder in ["schemas", "mappers", "queries", "raw_data"] {
+            copy_dir(&Path::new(REPO).join(folder), &p.path(folder));
+        }
+        p
+    }
+
+    /// The shipped schemas, mappers and queries with the raw data of `tests/fixtures/<case>/`
+    /// (which may also override any of the other folders).
+    pub fn fixture(case: &str) -> Project {
+        let p = Project::empty();
+        for folder in ["schemas", "mappers", "queries"] {
+            copy_dir(&Path::new(REPO).join(folder), &p.path(folder));
+        }
+        copy_dir(
+            &Path::new(REPO).join("tests/fixtures").join(case),
+            p.dir.path(),
+        );
+        std::fs::create_dir_all(p.path("raw_data")).unwrap();
+        p
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> &Self {
+        let path = self.path(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+        self
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    /// Runs weir in the project folder with a cleared environment.
+    pub fn weir(&self, args: &[&str]) -> Output {
+        self.weir_env(args, &[])
+    }
+
+    pub fn weir_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let out = Command::new(env!("CARGO_BIN_EXE_weir"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        let root = self.dir.path().to_string_lossy().to_string();
+        let clean = |b: &[u8]| String::from_utf8_lossy(b).replace(&root, "[ROOT]");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: clean(&out.stdout),
+            stderr: clean(&out.stderr),
+        }
+    }
+
+    /// Runs weir and asserts the exit code, showing the output when it differs.
+    pub fn ok(&self, args: &[&str]) -> Output {
+        let out = self.weir(args);
+        assert_eq!(out.code, 0, "weir {args:?} failed:\n{}", out.transcript());
+        out
+    }
+
+    /// Every table of the SQLite database, rows sorted, as text: two databases with the same
+    /// dump hold the same data.
+    pub fn dump(&self, db: &str) -> String {
+        self.dump_without(db, &[])
+    }
+
+    /// `dump` leaving out the named columns (provenance such as `source_file`).
+    pub fn dump_without(&self, db: &str, skip: &[&str]) -> String {
+        let conn = rusqlite::Connection::open_with_flags(
+            self.path(db),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        let mut names: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        names.sort();
+        let mut out = String::new();
+        for name in names {
+            let cols: Vec<String> = conn
+                .prepare(&format!("SELECT * FROM \"{name}\""))
+                .unwrap()
+                .column_names()
+                .filter(|c| !skip.contains(c))
+                .map(|c| format!("\"{c}\""))
+                .collect();
+            let order: Vec<String> = (1..=cols.len()).map(|i| i.to_string()).collect();
+            let sql = format!(
+                "SELECT {} FROM \"{name}\" ORDER BY {}",
+                cols.join(", "),
+                order.join(", ")
+            );
+            let mut stmt = conn.prepare(&sql).unwrap();
+            out.push_str(&format!("## {name}\n"));
+            let mut rows = stmt.query([]).unwrap();
+            while let Some(row) = rows.next().unwrap() {
+                let cells: Vec<String> = (0..cols.len())
+                    .map(|i| match row.get_ref(i).unwrap() {
+                        rusqlite::types::ValueRef::Text(t) => {
+                            format!("{:?}", String::from_utf8_lossy(t))
+                        }
+                        other => format!("{other:?}"),
+                    })
+                    .collect();
+                out.push_str(&cells.join(" | "));
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// The CSV reports in output/, by name.
+    pub fn reports(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = std::fs::read_dir(self.path("output"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+            .map(|p| {
+                (
+                    p.file_stem().unwrap().to_string_lossy().to_string(),
+                    std::fs::read_to_string(&p).unwrap(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Renames the raw files of every source so that name order is reversed.
+    pub fn reverse_file_order(&self) {
+        for source in std::fs::read_dir(self.path("raw_data")).unwrap() {
+            let dir = source.unwrap().path();
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            files.sort();
+            let n = files.len();
+            for (i, f) in files.iter().enumerate() {
+                let name = f.file_name().unwrap().to_string_lossy().to_string();
+                std::fs::rename(f, dir.join(format!("{:04}-{name}", n - i))).unwrap();
+            }
+        }
+    }
+}
+
+/// Asserts two dumps are equal, showing only the first lines that differ.
+pub fn assert_same(actual: &str, expected: &str, what: &str) {
+    if actual != expected {
+        let diff: Vec<String> = actual
+            .lines()
+            .zip(expected.lines())
+            .filter(|(a, e)| a != e)
+            .take(5)
+            .map(|(a, e)| format!("  got:      {a}\n  expected: {e}"))
+            .collect();
+        panic!(
+            "{what} ({} lines vs {} expected):\n{}",
+            actual.lines().count(),
+            expected.lines().count(),
+            diff.join("\n")
+        );
+    }
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real `weir` binary on project folders copied to a temp dir.
+
+mod errors;
+mod harness;
+mod initialize;
+mod run;
+mod run_etl;
+mod run_queries;
+mod validate;

@@ -1,0 +1,53 @@
+//! `weir run-queries`: CSV a spreadsheet opens as is.
+
+use crate::harness::Project;
+
+#[test]
+fn csv_quoting_nulls_and_numbers() {
+    let p = Project::fixture("empty");
+    p.write(
+        "queries/zz_format.sql",
+        "SELECT 'a,\"b\"' AS quoted, NULL AS empty, 1.5e20 AS big, 0.1 + 0.2 AS sum, 2.0 AS whole, \
+         -0.0 AS negzero, 12345678901 AS int, 'line\nbreak' AS multi, 'é ✓' AS utf8",
+    );
+    p.ok(&["run-queries", "zz_format"]);
+    insta::assert_snapshot!(p.read("output/zz_format.csv").replace("\r\n", "⏎\n"), @r#"
+    quoted,empty,big,sum,whole,negzero,int,multi,utf8⏎
+    "a,""b""",,150000000000000000000,0.30000000000000004,2,0,12345678901,"line
+    break",é ✓⏎
+    "#);
+    assert!(!p.path("output/.zz_format.csv.tmp").exists());
+}
+
+#[test]
+fn unknown_report_and_bad_sql() {
+    let p = Project::fixture("empty");
+    let out = p.weir(&["run-queries", "incident_montly"]);
+    insta::assert_snapshot!(out.stderr, @r"
+    error: queries/incident_montly.sql: no report `incident_montly`
+      hint: did you mean `incident_monthly`?
+    ");
+    p.write(
+        "queries/broken.sql",
+        "SELECT nope FROM incidents ORDER BY 1",
+    );
+    let out = p.weir(&["run-queries", "broken"]);
+    assert_eq!(out.code, 1);
+    insta::assert_snapshot!(out.stderr, @r"
+    error: queries/broken.sql:1:8: the query failed: no such column: nope
+      hint: fix the SQL; `weir validate` checks every query
+    ");
+    p.write("queries/writer.sql", "DELETE FROM incidents");
+    let out = p.weir(&["run-queries", "writer"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("must only read"), "{}", out.stderr);
+}
+
+#[test]
+fn engine_override_wins() {
+    let p = Project::fixture("empty");
+    p.write("queries/pick.sql", "SELECT 'portable' AS v");
+    p.write("queries/pick.sqlite.sql", "SELECT 'sqlite' AS v");
+    p.ok(&["run-queries", "pick"]);
+    assert_eq!(p.read("output/pick.csv"), "v\r\nsqlite\r\n");
+}
