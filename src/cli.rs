@@ -24,9 +24,15 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "DIR")]
     pub root: Option<PathBuf>,
 
-    /// The database file [env: WEIR_DB] [default: <root>/warehouse.sqlite]
+    /// The database file [env: WEIR_DB] [default: <root>/warehouse.sqlite, or
+    /// <root>/warehouse.duckdb with `--engine duckdb`]
     #[arg(long, global = true, value_name = "PATH")]
     pub db: Option<PathBuf>,
+
+    /// The database engine [env: WEIR_ENGINE] [default: duckdb for a `--db` ending in `.duckdb`,
+    /// otherwise sqlite]
+    #[arg(long, global = true, value_name = "ENGINE", value_parser = ["sqlite", "duckdb"])]
+    pub engine: Option<String>,
 
     /// Keep the database in memory only (also `DB_MODE=MEMORY`); `run` then needs no file at all
     #[arg(long, global = true, conflicts_with = "db")]
@@ -39,6 +45,27 @@ pub struct GlobalArgs {
     /// Print more about what is done
     #[arg(short, long, global = true)]
     pub verbose: bool,
+}
+
+/// How reports are written to output/.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// RFC 4180 CSV with a header row
+    Csv,
+    /// A JSON array with one object per row
+    Json,
+    /// Apache Parquet (DuckDB engine only)
+    Parquet,
+}
+
+impl Format {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Parquet => "parquet",
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,6 +90,10 @@ pub enum Command {
         /// Reports to export [default: every query in queries/]
         #[arg(value_name = "NAME")]
         names: Vec<String>,
+
+        /// The file format of the reports (parquet needs the DuckDB engine)
+        #[arg(long, value_enum, default_value_t = Format::Csv)]
+        format: Format,
     },
     /// The main job: initialize, run-etl for every source, then run-queries
     Run,

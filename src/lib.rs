@@ -21,7 +21,9 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Initialize { recreate } => commands::initialize::run(&settings, recreate),
         Command::RunEtl { sources } => commands::run_etl::run(&settings, &sources),
-        Command::RunQueries { names } => commands::run_queries::run(&settings, &names),
+        Command::RunQueries { names, format } => {
+            commands::run_queries::run(&settings, &names, format)
+        }
         Command::Run => commands::run::run(&settings),
         Command::Validate => commands::validate::run(&settings),
     }

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::Value as Json;
 use walkdir::WalkDir;
 
-use crate::engine::{Load, Outcome, Value};
+use crate::engine::{Load, Value};
 use crate::error::{Diagnostic, Location};
 use crate::mapper::convert::Conversion;
 use crate::mapper::{Mapped, Mapper, Page, RecordError};
@@ -24,6 +24,10 @@ pub struct SourceStats {
     pub records: usize,
     pub written: usize,
     pub superseded: usize,
+    /// Rows deleted because a complete source no longer has them.
+    pub removed: usize,
+    /// Files that are not raw data (not .json, .jsonl, .ndjson, .yaml or .yml).
+    pub skipped: Vec<String>,
 }
 
 /// Collects problems across files, so one run reports them all.
@@ -60,6 +64,7 @@ pub fn raw_files(
     dir: &Path,
     root: &Path,
     problems: &mut Problems,
+    skipped: &mut Vec<String>,
 ) -> Vec<(std::path::PathBuf, String)> {
     let mut files = Vec::new();
     for entry in WalkDir::new(dir).sort_by_file_name() {
@@ -85,10 +90,7 @@ pub fn raw_files(
         if KINDS.contains(&ext) {
             files.push((entry.path().to_path_buf(), shown(entry.path(), root)));
         } else {
-            eprintln!(
-                "warning: skipped `{}`: raw files end in .json, .jsonl, .ndjson, .yaml or .yml",
-                shown(entry.path(), root)
-            );
+            skipped.push(shown(entry.path(), root));
         }
     }
     files
@@ -121,7 +123,10 @@ pub fn load_source(
     let mut seen = Seen::new();
     let mut mapped = Mapped::default();
     let mut errors = Vec::new();
-    for (path, file) in raw_files(&dir, root, problems) {
+    let mut skipped = Vec::new();
+    // The keys loaded from a complete source: every other row of its table goes.
+    let mut kept: Vec<Vec<Value>> = Vec::new();
+    for (path, file) in raw_files(&dir, root, problems, &mut skipped) {
         stats.files += 1;
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
@@ -178,14 +183,39 @@ pub fn load_source(
                         if problems.list.is_empty()
                             && let Some(load) = load.as_deref_mut()
                         {
-                            match load.write(
+                            if mapper.complete {
+                                kept.push(
+                                    mapper
+                                        .spec
+                                        .key
+                                        .iter()
+                                        .map(|&k| mapped.row[k].clone())
+                                        .collect(),
+                                );
+                            }
+                            // The database refusing a record (a constraint mapping cannot see) is
+                            // still the data's problem: say which record.
+                            if let Err(e) = load.write(
                                 &mapper.spec,
                                 &mapped.row,
                                 &mapper.child_specs,
                                 &mapped.children,
-                            )? {
-                                Outcome::Written => stats.written += 1,
-                                Outcome::Superseded => stats.superseded += 1,
+                            ) {
+                                let mut d = ctx.diagnostic(
+                                pointer,
+                                RecordError {
+                                    pointer: String::new(),
+                                    at_key: false,
+                                    field: "(the record)".into(),
+                                    message: format!("the database refused it: {e:#}"),
+                                    hint: Some(
+                                        "fix the record, or the table's constraints in schemas/"
+                                            .into(),
+                                    ),
+                                },
+                            );
+                                d.field = None;
+                                problems.push(d);
                             }
                         }
                         Ok(())
@@ -223,6 +253,24 @@ pub fn load_source(
             },
         }
     }
+    if let Some(load) = load.filter(|_| problems.list.is_empty()) {
+        match load.flush() {
+            Ok(counts) => {
+                stats.written = counts.written;
+                stats.superseded = counts.superseded;
+                if mapper.complete {
+                    stats.removed = load.retain(&mapper.spec, &mapper.child_specs, &kept)?;
+                }
+            }
+            // An engine that writes in batches finds a refused row only here.
+            Err(e) => problems.push(
+                Diagnostic::new(format!("the database refused rows of this source: {e:#}"))
+                    .at(Location::file(format!("raw_data/{}/", mapper.source)))
+                    .hint("fix the records, or the table's constraints in schemas/"),
+            ),
+        }
+    }
+    stats.skipped = skipped;
     Ok(stats)
 }
 

@@ -1,4 +1,4 @@
-//! Reports: `queries/<name>.sql` -> `output/<name>.csv`. A header row, RFC 4180 quoting, UTF-8,
+//! Reports: `queries/<name>.sql` -> `output/<name>.csv` (or `.json`, `.parquet`). A header row, RFC 4180 quoting, UTF-8,
 //! NULL as an empty cell, numbers never in scientific notation. Written to a temporary file and
 //! renamed, so a spreadsheet never opens half a report.
 
@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use crate::cli::Format;
 use crate::engine::{Engine, QueryError, RowSink, Value};
 use crate::error::{Diagnostic, Location, did_you_mean};
 
@@ -139,8 +140,56 @@ impl<W: Write> RowSink for CsvSink<W> {
     }
 }
 
-/// Runs one report into `output/<name>.csv`; returns the number of rows.
-pub fn write(engine: &dyn Engine, report: &Report, output: &Path) -> crate::error::Result<usize> {
+/// A JSON array of objects, one per row, keys in column order.
+struct JsonSink<W: Write> {
+    out: W,
+    columns: Vec<String>,
+    rows: usize,
+}
+
+impl<W: Write> RowSink for JsonSink<W> {
+    fn header(&mut self, columns: &[String]) -> anyhow::Result<()> {
+        self.columns = columns
+            .iter()
+            .map(|c| serde_json::to_string(c).expect("a string serialises"))
+            .collect();
+        self.out.write_all(b"[")?;
+        Ok(())
+    }
+
+    fn row(&mut self, values: &[Value]) -> anyhow::Result<()> {
+        self.out
+            .write_all(if self.rows == 0 { b"\n  {" } else { b",\n  {" })?;
+        let mut cell = String::new();
+        for (i, (name, v)) in self.columns.iter().zip(values).enumerate() {
+            if i > 0 {
+                self.out.write_all(b", ")?;
+            }
+            write!(self.out, "{name}: ")?;
+            match v {
+                Value::Null => self.out.write_all(b"null")?,
+                Value::Text(t) => serde_json::to_writer(&mut self.out, t)?,
+                Value::Real(f) if !f.is_finite() => self.out.write_all(b"null")?,
+                number => {
+                    self::cell(number, &mut cell);
+                    self.out.write_all(cell.as_bytes())?;
+                }
+            }
+        }
+        self.out.write_all(b"}")?;
+        self.rows += 1;
+        Ok(())
+    }
+}
+
+/// Runs one report into `output/<name>.<format>`; returns the number of rows where the format
+/// tells it.
+pub fn write(
+    engine: &dyn Engine,
+    report: &Report,
+    output: &Path,
+    format: Format,
+) -> crate::error::Result<Option<usize>> {
     let sql = std::fs::read_to_string(&report.path).map_err(|e| {
         crate::error::Error::problem(
             Diagnostic::new(format!("cannot read the query: {e}"))
@@ -149,42 +198,90 @@ pub fn write(engine: &dyn Engine, report: &Report, output: &Path) -> crate::erro
     })?;
     std::fs::create_dir_all(output)
         .with_context(|| format!("cannot create `{}`", output.display()))?;
-    let target = output.join(format!("{}.csv", report.name));
-    let temp = output.join(format!(".{}.csv.tmp", report.name));
-    let file = std::fs::File::create(&temp)
-        .with_context(|| format!("cannot write `{}`", temp.display()))?;
-    let mut sink = CsvSink {
-        writer: csv::WriterBuilder::new()
-            .terminator(csv::Terminator::CRLF)
-            .from_writer(std::io::BufWriter::new(file)),
-        cell: String::new(),
-        rows: 0,
-    };
-    let result = engine.query(&sql, &mut sink);
-    let finished = result.map_err(|e| match e {
-        QueryError::Sql(e) => crate::error::Error::problem(
-            Diagnostic::new(format!("the query failed: {}", e.message))
-                .at(sql_location(&report.shown, &sql, &e))
-                .hint("fix the SQL; `weir validate` checks every query"),
-        ),
-        QueryError::Sink(e) => crate::error::Error::Internal(e),
-    });
-    let finished = finished.and_then(|()| {
-        let writer = sink
-            .writer
-            .into_inner()
-            .map_err(|e| anyhow::anyhow!("cannot write the report: {}", e.error()))?;
-        writer
-            .into_inner()
-            .map_err(|e| anyhow::anyhow!("cannot write the report: {}", e.error()))?
-            .sync_all()
-            .context("cannot write the report")?;
-        std::fs::rename(&temp, &target)
-            .with_context(|| format!("cannot write `{}`", target.display()))?;
-        Ok(())
-    });
+    let ext = format.extension();
+    let target = output.join(format!("{}.{ext}", report.name));
+    let temp = output.join(format!(".{}.{ext}.tmp", report.name));
+    let result = write_temp(engine, &sql, &temp, format);
+    let finished = result
+        .map_err(|e| match e {
+            QueryError::Sql(e) => crate::error::Error::problem(
+                Diagnostic::new(format!("the query failed: {}", e.message))
+                    .at(sql_location(&report.shown, &sql, &e))
+                    .hint("fix the SQL; `weir validate` checks every query"),
+            ),
+            QueryError::Unsupported(message) => crate::error::Error::problem(
+                Diagnostic::new(message).at(Location::file(&report.shown)),
+            ),
+            QueryError::Sink(e) => crate::error::Error::Internal(
+                e.context(format!("cannot write `{}`", temp.display())),
+            ),
+        })
+        .and_then(|rows| {
+            std::fs::rename(&temp, &target)
+                .with_context(|| format!("cannot write `{}`", target.display()))?;
+            Ok(rows)
+        });
     if finished.is_err() {
         let _ = std::fs::remove_file(&temp);
     }
-    finished.map(|()| sink.rows)
+    finished
+}
+
+fn write_temp(
+    engine: &dyn Engine,
+    sql: &str,
+    temp: &Path,
+    format: Format,
+) -> Result<Option<usize>, QueryError> {
+    let sql = crate::engine::report_statement(sql).map_err(|message| {
+        QueryError::Sql(crate::engine::SqlError {
+            message,
+            offset: None,
+        })
+    })?;
+    if format == Format::Parquet {
+        return engine.write_parquet(sql, temp).map(|()| None);
+    }
+    let file = std::fs::File::create(temp).map_err(|e| QueryError::Sink(e.into()))?;
+    let out = std::io::BufWriter::new(file);
+    let finish = |out: std::io::BufWriter<std::fs::File>| -> anyhow::Result<()> {
+        out.into_inner()
+            .map_err(|e| anyhow::anyhow!("{}", e.error()))?
+            .sync_all()?;
+        Ok(())
+    };
+    match format {
+        Format::Csv => {
+            let writer = csv::WriterBuilder::new()
+                .terminator(csv::Terminator::CRLF)
+                .from_writer(out);
+            let mut sink = CsvSink {
+                writer,
+                cell: String::new(),
+                rows: 0,
+            };
+            engine.query(sql, &mut sink)?;
+            let out = sink
+                .writer
+                .into_inner()
+                .map_err(|e| QueryError::Sink(anyhow::anyhow!("{}", e.error())))?;
+            finish(out).map_err(QueryError::Sink)?;
+            Ok(Some(sink.rows))
+        }
+        Format::Json => {
+            let mut sink = JsonSink {
+                out,
+                columns: Vec::new(),
+                rows: 0,
+            };
+            engine.query(sql, &mut sink)?;
+            let end: &[u8] = if sink.rows == 0 { b"]\n" } else { b"\n]\n" };
+            sink.out
+                .write_all(end)
+                .map_err(|e| QueryError::Sink(e.into()))?;
+            finish(sink.out).map_err(QueryError::Sink)?;
+            Ok(Some(sink.rows))
+        }
+        Format::Parquet => unreachable!("handled above"),
+    }
 }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::cli::GlobalArgs;
+use crate::engine::Kind;
 use crate::error::{Diagnostic, Error, Location};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -19,6 +20,7 @@ pub struct Settings {
     pub root: PathBuf,
     /// `None` keeps the database in memory.
     pub db: Option<PathBuf>,
+    pub engine: Kind,
     pub verbosity: Verbosity,
     env: HashMap<String, String>,
 }
@@ -38,6 +40,7 @@ impl Settings {
         let mut settings = Settings {
             root,
             db: None,
+            engine: Kind::Sqlite,
             verbosity: Verbosity::Normal,
             env,
         };
@@ -48,6 +51,41 @@ impl Settings {
         } else {
             Verbosity::Normal
         };
+        let named = match &args.engine {
+            Some(e) => Some(e.clone()),
+            None => settings.var("WEIR_ENGINE"),
+        };
+        let explicit_db = args
+            .db
+            .clone()
+            .or_else(|| {
+                std::env::var_os("WEIR_DB")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            })
+            .or_else(|| settings.env.get("WEIR_DB").map(PathBuf::from));
+        settings.engine = match named {
+            Some(name) => Kind::parse(&name).ok_or_else(|| {
+                let mut d =
+                    Diagnostic::new(format!("unknown engine `{name}`")).field("WEIR_ENGINE");
+                d.hint = crate::error::did_you_mean(&name, Kind::NAMES)
+                    .or_else(|| Some("use `sqlite` or `duckdb`".into()));
+                Error::problem(d)
+            })?,
+            None if explicit_db
+                .as_ref()
+                .is_some_and(|p| p.extension().is_some_and(|e| e == "duckdb")) =>
+            {
+                Kind::DuckDb
+            }
+            None => Kind::Sqlite,
+        };
+        if !settings.engine.available() {
+            return Err(Error::problem(
+                Diagnostic::new(format!("this build of weir has no {} engine", settings.engine.name()))
+                    .hint("build with the default features (`cargo build --release`) to include DuckDB, or use `--engine sqlite`"),
+            ));
+        }
         let memory = args.in_memory
             || settings
                 .var("DB_MODE")
@@ -56,13 +94,17 @@ impl Settings {
             None
         } else if let Some(db) = &args.db {
             Some(db.clone())
-        } else if let Some(db) = std::env::var_os("WEIR_DB") {
+        } else if let Some(db) = std::env::var_os("WEIR_DB").filter(|v| !v.is_empty()) {
             Some(PathBuf::from(db))
         } else if let Some(db) = settings.env.get("WEIR_DB") {
             // A path in .env is relative to the project folder it sits in.
             Some(settings.root.join(db))
         } else {
-            Some(settings.root.join("warehouse.sqlite"))
+            Some(
+                settings
+                    .root
+                    .join(format!("warehouse.{}", settings.engine.extension())),
+            )
         };
         Ok(settings)
     }

@@ -23,7 +23,7 @@ pub(crate) fn open(settings: &Settings) -> Result<(Box<dyn Engine>, Schema)> {
                 .hint("create the folder, or pass another `--db PATH`"),
         ));
     }
-    let engine = engine::open(settings.db.as_deref())?;
+    let engine = engine::open(settings.engine, settings.db.as_deref())?;
     let schema =
         schema::read(&settings.root, engine.as_ref()).map_err(crate::error::Error::Problems)?;
     Ok((engine, schema))

@@ -8,5 +8,5 @@ pub fn run(settings: &Settings) -> Result<()> {
     let (mut engine, schema) = super::open(settings)?;
     super::initialize::apply(settings, engine.as_mut(), &schema, false)?;
     super::run_etl::etl(settings, engine.as_mut(), &schema, &[])?;
-    super::run_queries::export(settings, engine.as_ref(), &[])
+    super::run_queries::export(settings, engine.as_ref(), &[], crate::cli::Format::Csv)
 }

@@ -146,8 +146,18 @@ pub(crate) fn etl(
         tx.commit()?;
     }
     for s in &stats {
+        for file in &s.skipped {
+            settings.say(format!(
+                "warning: skipped `{file}`: raw files end in .json, .jsonl, .ndjson, .yaml or .yml"
+            ));
+        }
+        let removed = if s.removed > 0 {
+            format!(" {:>6} removed", s.removed)
+        } else {
+            String::new()
+        };
         settings.say(format!(
-            "loaded {:<28} {:>4} files {:>7} records {:>7} written {:>6} superseded",
+            "loaded {:<28} {:>4} files {:>7} records {:>7} written {:>6} superseded{removed}",
             s.source, s.files, s.records, s.written, s.superseded
         ));
     }

@@ -10,7 +10,7 @@ use crate::schema;
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings) -> Result<()> {
-    let mut scratch = engine::open(None)?;
+    let mut scratch = engine::open(settings.engine, None)?;
     let schema = schema::read(&settings.root, scratch.as_ref()).map_err(Error::Problems)?;
     schema::ensure(scratch.as_mut(), &schema, false)?;
     let sources = super::run_etl::pick_sources(settings, &[])?;
@@ -29,11 +29,17 @@ pub fn run(settings: &Settings) -> Result<()> {
         records += load::load_source(m, &settings.root, None, &mut data)?.records;
     }
     problems.extend(data.into_diagnostics());
-    let reports = report::list(&settings.root, "sqlite")?;
+    let reports = report::list(&settings.root, settings.engine.name())?;
     for r in &reports {
         match std::fs::read_to_string(&r.path) {
             Ok(sql) => {
-                if let Err(e) = scratch.check_query(&sql) {
+                let checked = crate::engine::report_statement(&sql)
+                    .map_err(|message| crate::engine::SqlError {
+                        message,
+                        offset: None,
+                    })
+                    .and_then(|statement| scratch.check_query(statement));
+                if let Err(e) = checked {
                     problems.push(
                         Diagnostic::new(format!("the query does not compile: {}", e.message))
                             .at(report::sql_location(&r.shown, &sql, &e)),
@@ -46,7 +52,8 @@ pub fn run(settings: &Settings) -> Result<()> {
         }
     }
     if !problems.is_empty() {
-        problems.sort_by(|a, b| a.location.cmp(&b.location));
+        // Notes (`N more problems not shown`) close the list.
+        problems.sort_by(|a, b| (a.note, &a.location).cmp(&(b.note, &b.location)));
         return Err(Error::Problems(problems));
     }
     settings.say(format!(

@@ -1,11 +1,57 @@
 //! The database behind one small trait. Only this folder names rusqlite (and, later, duckdb);
 //! mappers, the loader and reports speak `Value`, `Table` and `WriteSpec`.
 
+#[cfg(feature = "duckdb")]
+mod duckdb;
 mod sqlite;
 
 use std::path::Path;
 
+#[cfg(feature = "duckdb")]
+pub use self::duckdb::DuckDb;
 pub use sqlite::Sqlite;
+
+/// The engines weir knows, whether or not this build has them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    DuckDb,
+}
+
+impl Kind {
+    pub const NAMES: [&'static str; 2] = ["sqlite", "duckdb"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Sqlite => "sqlite",
+            Kind::DuckDb => "duckdb",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Kind> {
+        match name.to_ascii_lowercase().as_str() {
+            "sqlite" => Some(Kind::Sqlite),
+            "duckdb" => Some(Kind::DuckDb),
+            _ => None,
+        }
+    }
+
+    /// The file extension of its database files.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Kind::Sqlite => "sqlite",
+            Kind::DuckDb => "duckdb",
+        }
+    }
+
+    /// Whether this build of weir includes the engine.
+    pub fn available(self) -> bool {
+        match self {
+            Kind::Sqlite => true,
+            Kind::DuckDb => cfg!(feature = "duckdb"),
+        }
+    }
+}
 
 /// A value on its way into or out of the database. Booleans are stored as 0/1.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +70,8 @@ pub struct Column {
     pub declared: String,
     /// 1-based position in the primary key, 0 when not part of it.
     pub pk: usize,
+    /// Declared NOT NULL.
+    pub notnull: bool,
 }
 
 /// A table as the database (or a schema file) declares it.
@@ -51,6 +99,9 @@ impl Table {
 /// How rows of one table are written: its columns in row order, key and version.
 #[derive(Debug, Clone)]
 pub struct WriteSpec {
+    /// Tells apart the mappers that write one table (with other columns, say): engines keep
+    /// their prepared statements and staging per writer.
+    pub id: usize,
     pub table: String,
     pub columns: Vec<String>,
     /// Indexes into `columns`.
@@ -66,13 +117,13 @@ pub struct ChildSpec {
     pub link: Vec<(usize, usize)>,
 }
 
-/// What became of a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Inserted, or replaced an older or equal stored version.
-    Written,
-    /// A newer version is stored; nothing was written.
-    Superseded,
+/// What became of the records written since the last flush.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Records whose row was inserted, or replaced an older or equal stored version.
+    pub written: usize,
+    /// Records that lost to a newer version; nothing of them was stored.
+    pub superseded: usize,
 }
 
 /// Receives a query's result row by row.
@@ -83,6 +134,8 @@ pub trait RowSink {
 
 /// An embedded database.
 pub trait Engine {
+    fn kind(&self) -> Kind;
+
     /// The tables a schema script declares, read by running it on a scratch database of the same
     /// kind. An error is the database's own message about the script.
     fn declared_tables(&self, script: &str) -> Result<Vec<Table>, SqlError>;
@@ -101,6 +154,15 @@ pub trait Engine {
 
     /// Runs a read-only query. Errors in the query text come back as `Err(QueryError::Sql)`.
     fn query(&self, sql: &str, sink: &mut dyn RowSink) -> Result<(), QueryError>;
+
+    /// Writes a query's result as a Parquet file, where the engine can.
+    fn write_parquet(&self, sql: &str, path: &Path) -> Result<(), QueryError> {
+        let _ = (sql, path);
+        Err(QueryError::Unsupported(format!(
+            "the {} engine cannot write Parquet; run with `--engine duckdb`",
+            self.kind().name()
+        )))
+    }
 }
 
 /// The database's complaint about SQL text, and where in the text it points when it says.
@@ -128,33 +190,214 @@ pub enum QueryError {
     Sql(SqlError),
     #[error(transparent)]
     Sink(anyhow::Error),
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// The message for a schema script that makes more than tables: weir recreates tables from
+/// what the database reports, and would silently leave the rest out.
+pub fn only_tables(kind: &str, name: &str) -> SqlError {
+    SqlError {
+        message: format!(
+            "schemas/ may only create tables for now; the {kind} `{name}` would not be applied"
+        ),
+        offset: None,
+    }
+}
+
+/// Skips white space and comments.
+fn skip_blank(sql: &str) -> &str {
+    let mut rest = sql.trim_start();
+    loop {
+        if let Some(r) = rest.strip_prefix("--") {
+            rest = r
+                .split_once('\n')
+                .map_or("", |(_, after)| after)
+                .trim_start();
+        } else if let Some(r) = rest.strip_prefix("/*") {
+            rest = r
+                .split_once("*/")
+                .map_or("", |(_, after)| after)
+                .trim_start();
+        } else {
+            return rest;
+        }
+    }
+}
+
+/// The one statement of a report, without its closing `;`. A report must read, never write, and
+/// hold exactly one statement: DuckDB would run all but the last of several while preparing.
+pub fn report_statement(sql: &str) -> Result<&str, String> {
+    let body = skip_blank(sql);
+    // Offsets in the database's errors stay true to the file: the statement keeps what leads it.
+    let start = sql.len() - body.len();
+    let word: String = body
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect();
+    if !["SELECT", "WITH", "VALUES", "FROM"].contains(&word.to_ascii_uppercase().as_str()) {
+        return Err("a report must only read: start it with SELECT or WITH".into());
+    }
+    let bytes = body.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            q @ (b'\'' | b'"') => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != q {
+                    i += 1;
+                }
+            }
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < bytes.len() && !(bytes[i] == b'*' && bytes[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b';' => {
+                if !skip_blank(&body[i + 1..]).is_empty() {
+                    return Err(
+                        "a report holds one statement; split the others into their own files"
+                            .into(),
+                    );
+                }
+                return Ok(sql[..start + i].trim_end());
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(sql.trim_end())
 }
 
 /// One load: records in, then commit. Dropping it without `commit` rolls everything back.
 pub trait Load {
     /// Writes a record's row and, when it wins, replaces its children (`children[i]` holds the
-    /// rows of `child_specs[i]`).
+    /// rows of `child_specs[i]`). An engine may hold rows back until `flush`.
     fn write(
         &mut self,
         spec: &WriteSpec,
         row: &[Value],
         child_specs: &[ChildSpec],
         children: &[Vec<Vec<Value>>],
-    ) -> anyhow::Result<Outcome>;
+    ) -> anyhow::Result<()>;
+
+    /// Applies what is held back and says what became of the records since the last flush.
+    fn flush(&mut self) -> anyhow::Result<Counts>;
+
+    /// Deletes the rows of `spec`'s table whose key is not in `keys`, and their children: for a
+    /// source whose files hold every record (`complete: true`). Returns how many rows went.
+    fn retain(
+        &mut self,
+        spec: &WriteSpec,
+        child_specs: &[ChildSpec],
+        keys: &[Vec<Value>],
+    ) -> anyhow::Result<usize>;
 
     fn commit(self: Box<Self>) -> anyhow::Result<()>;
 }
 
-/// Opens the database that the settings name.
-pub fn open(db: Option<&Path>) -> anyhow::Result<Box<dyn Engine>> {
-    Ok(Box::new(match db {
-        Some(path) => Sqlite::open(path)?,
-        None => Sqlite::in_memory()?,
-    }))
+/// Opens a database of `kind`: the file `db`, or one in memory.
+pub fn open(kind: Kind, db: Option<&Path>) -> anyhow::Result<Box<dyn Engine>> {
+    Ok(match kind {
+        Kind::Sqlite => Box::new(match db {
+            Some(path) => Sqlite::open(path)?,
+            None => Sqlite::in_memory()?,
+        }),
+        #[cfg(feature = "duckdb")]
+        Kind::DuckDb => Box::new(DuckDb::open(db)?),
+        #[cfg(not(feature = "duckdb"))]
+        Kind::DuckDb => anyhow::bail!("this build of weir has no DuckDB"),
+    })
+}
+
+/// The statements of `Load::retain`, the same on every engine: make the keep-list table, fill it
+/// (one row of key values per `?`), delete the other rows and then the children left without a
+/// parent, drop the keep-list.
+pub struct RetainSql {
+    pub create: String,
+    pub insert: String,
+    pub delete: Vec<String>,
+    pub drop: String,
+}
+
+pub fn retain_sql(spec: &WriteSpec, child_specs: &[ChildSpec]) -> RetainSql {
+    let table = quote(&spec.table);
+    let key: Vec<String> = spec.key.iter().map(|&k| quote(&spec.columns[k])).collect();
+    let same: Vec<String> = key.iter().map(|k| format!("k.{k} = {table}.{k}")).collect();
+    let mut delete = vec![format!(
+        "DELETE FROM {table} WHERE NOT EXISTS (SELECT 1 FROM weir_keep k WHERE {})",
+        same.join(" AND ")
+    )];
+    for child in child_specs {
+        let c = quote(&child.spec.table);
+        let link: Vec<String> = child
+            .link
+            .iter()
+            .map(|&(ci, pi)| {
+                format!(
+                    "{table}.{} = {c}.{}",
+                    quote(&spec.columns[pi]),
+                    quote(&child.spec.columns[ci])
+                )
+            })
+            .collect();
+        delete.push(format!(
+            "DELETE FROM {c} WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {})",
+            link.join(" AND ")
+        ));
+    }
+    RetainSql {
+        create: format!(
+            "CREATE TEMP TABLE weir_keep AS SELECT {} FROM {table} LIMIT 0",
+            key.join(", ")
+        ),
+        insert: format!(
+            "INSERT INTO weir_keep VALUES ({})",
+            vec!["?"; key.len()].join(", ")
+        ),
+        delete,
+        drop: "DROP TABLE weir_keep".into(),
+    }
 }
 
 /// Quotes an identifier for SQL. Names come from schema files and mappers; quoting keeps a
 /// name that happens to be a keyword (`at`, `type`) working on every engine.
 pub fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::report_statement as one;
+
+    #[test]
+    fn a_report_is_one_reading_statement() {
+        assert_eq!(
+            one("-- a report\n/* x */ SELECT 1;\n-- end\n"),
+            Ok("-- a report\n/* x */ SELECT 1")
+        );
+        assert_eq!(
+            one("with t as (select ';') select * from t"),
+            Ok("with t as (select ';') select * from t")
+        );
+        assert_eq!(
+            one("SELECT 1 -- ; not the end\n, 2"),
+            Ok("SELECT 1 -- ; not the end\n, 2")
+        );
+        assert!(one("DELETE FROM x").is_err());
+        assert!(one("-- SELECT\nDROP TABLE x").is_err());
+        assert!(
+            one("SELECT 1; DELETE FROM incidents; SELECT 1")
+                .unwrap_err()
+                .contains("one statement")
+        );
+        assert!(one("SELECT 1) TO 'x'; DROP TABLE t; COPY (SELECT 1").is_err());
+    }
 }

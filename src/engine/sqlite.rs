@@ -11,7 +11,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, params_from_iter};
 
 use super::{
-    ChildSpec, Column, Engine, Load, Outcome, QueryError, RowSink, SqlError, Table, Value,
+    ChildSpec, Column, Counts, Engine, Kind, Load, QueryError, RowSink, SqlError, Table, Value,
     WriteSpec, quote,
 };
 
@@ -42,21 +42,23 @@ impl Sqlite {
 fn read_tables(conn: &Connection) -> rusqlite::Result<Vec<Table>> {
     let mut stmt = conn.prepare(
         "SELECT name, sql FROM sqlite_schema WHERE type = 'table' \
-         AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'weir_%' ORDER BY rowid",
+         AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE 'weir\\_%' ESCAPE '\\' ORDER BY rowid",
     )?;
     let rows: Vec<(String, String)> = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     let mut tables = Vec::new();
     for (name, sql) in rows {
-        let mut info =
-            conn.prepare("SELECT name, type, pk FROM pragma_table_info(?1) ORDER BY cid")?;
+        let mut info = conn.prepare(
+            "SELECT name, type, pk, \"notnull\" FROM pragma_table_info(?1) ORDER BY cid",
+        )?;
         let columns = info
             .query_map([&name], |r| {
                 Ok(Column {
                     name: r.get(0)?,
                     declared: r.get::<_, String>(1)?.to_uppercase(),
                     pk: r.get::<_, i64>(2)? as usize,
+                    notnull: r.get::<_, i64>(3)? != 0,
                 })
             })?
             .collect::<Result<_, _>>()?;
@@ -95,6 +97,10 @@ impl ToSql for Value {
 }
 
 impl Engine for Sqlite {
+    fn kind(&self) -> Kind {
+        Kind::Sqlite
+    }
+
     fn declared_tables(&self, script: &str) -> Result<Vec<Table>, SqlError> {
         let scratch = Connection::open_in_memory().map_err(sql_error)?;
         scratch.execute_batch(script).map_err(|e| {
@@ -107,6 +113,16 @@ impl Engine for Sqlite {
             err.offset = err.offset.map(|o| o + script.len().saturating_sub(tail));
             err
         })?;
+        let other: Option<(String, String)> = scratch
+            .query_row(
+                "SELECT type, name FROM sqlite_schema WHERE type <> 'table' AND sql IS NOT NULL",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .ok();
+        if let Some((kind, name)) = other {
+            return Err(super::only_tables(&kind, &name));
+        }
         read_tables(&scratch).map_err(sql_error)
     }
 
@@ -135,6 +151,7 @@ impl Engine for Sqlite {
         Ok(Box::new(SqliteLoad {
             tx,
             sql: HashMap::new(),
+            counts: Counts::default(),
         }))
     }
 
@@ -175,7 +192,8 @@ impl Engine for Sqlite {
 struct SqliteLoad<'c> {
     tx: rusqlite::Transaction<'c>,
     /// The statements of each top table, built once per load rather than once per row.
-    sql: HashMap<String, Statements>,
+    sql: HashMap<usize, Statements>,
+    counts: Counts,
 }
 
 struct Statements {
@@ -252,19 +270,19 @@ impl Load for SqliteLoad<'_> {
         row: &[Value],
         child_specs: &[ChildSpec],
         children: &[Vec<Vec<Value>>],
-    ) -> anyhow::Result<Outcome> {
-        if !self.sql.contains_key(&spec.table) {
-            self.sql
-                .insert(spec.table.clone(), Statements::new(spec, child_specs));
-        }
-        let sql = &self.sql[&spec.table];
+    ) -> anyhow::Result<()> {
+        let sql = self
+            .sql
+            .entry(spec.id)
+            .or_insert_with(|| Statements::new(spec, child_specs));
         let changed = self
             .tx
             .prepare_cached(&sql.upsert)?
             .execute(params_from_iter(row))
             .with_context(|| format!("cannot write a row of `{}`", spec.table))?;
         if changed == 0 {
-            return Ok(Outcome::Superseded);
+            self.counts.superseded += 1;
+            return Ok(());
         }
         for ((child, rows), (delete, insert)) in child_specs.iter().zip(children).zip(&sql.children)
         {
@@ -277,7 +295,35 @@ impl Load for SqliteLoad<'_> {
                     .with_context(|| format!("cannot write a row of `{}`", child.spec.table))?;
             }
         }
-        Ok(Outcome::Written)
+        self.counts.written += 1;
+        Ok(())
+    }
+
+    fn retain(
+        &mut self,
+        spec: &WriteSpec,
+        child_specs: &[ChildSpec],
+        keys: &[Vec<Value>],
+    ) -> anyhow::Result<usize> {
+        let sql = super::retain_sql(spec, child_specs);
+        self.tx.execute_batch(&sql.create)?;
+        let mut insert = self.tx.prepare(&sql.insert)?;
+        for k in keys {
+            insert.execute(params_from_iter(k))?;
+        }
+        let mut removed = 0;
+        for (i, delete) in sql.delete.iter().enumerate() {
+            let n = self.tx.execute(delete, [])?;
+            if i == 0 {
+                removed = n;
+            }
+        }
+        self.tx.execute_batch(&sql.drop)?;
+        Ok(removed)
+    }
+
+    fn flush(&mut self) -> anyhow::Result<Counts> {
+        Ok(std::mem::take(&mut self.counts))
     }
 
     fn commit(self: Box<Self>) -> anyhow::Result<()> {

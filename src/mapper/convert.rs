@@ -56,10 +56,42 @@ impl Conversion {
         })
     }
 
+    pub fn name(&self) -> &'static str {
+        match self {
+            Conversion::Text => "text",
+            Conversion::Integer => "integer",
+            Conversion::Real => "real",
+            Conversion::Boolean => "boolean",
+            Conversion::Timestamp(_) => "timestamp",
+            Conversion::Epoch(_) => "epoch",
+            Conversion::Date => "date",
+            Conversion::Json => "json",
+            Conversion::Join(_) => "join",
+        }
+    }
+
+    /// Whether the values of this conversion fit a column of the declared type on every engine
+    /// (SQLite would take anything; DuckDB would refuse or round).
+    pub fn fits(&self, declared: &str) -> bool {
+        let ok: &[&str] = match Conversion::for_declared(declared) {
+            Conversion::Integer => &["integer", "epoch", "boolean"],
+            Conversion::Real => &["real", "integer", "epoch"],
+            Conversion::Boolean => &["boolean"],
+            Conversion::Timestamp(_) => &["timestamp"],
+            Conversion::Date => &["date", "timestamp"],
+            _ => return true,
+        };
+        ok.contains(&self.name())
+    }
+
     /// The default for a column's declared SQL type.
     pub fn for_declared(declared: &str) -> Self {
         let t = declared.to_ascii_uppercase();
-        if t.contains("INT") {
+        if t.contains("TIMESTAMP") || t.contains("DATETIME") {
+            Conversion::Timestamp(None)
+        } else if t == "DATE" {
+            Conversion::Date
+        } else if t.contains("INT") {
             Conversion::Integer
         } else if ["REAL", "DOUBLE", "FLOAT", "NUMERIC", "DECIMAL"]
             .iter()
@@ -171,12 +203,15 @@ pub fn convert(value: Option<&Json>, conv: &Conversion) -> Result<Value, ConvErr
             Value::Integer(ts.as_second())
         }
         Conversion::Date => match v {
-            Json::String(s) => match civil::Date::from_str(s.trim()) {
+            // A bare date is kept; anything with a time goes through `timestamp`, so the date
+            // is the UTC one (jiff's `Date` parser would drop the offset).
+            Json::String(s) if s.trim().len() == 10 => match civil::Date::from_str(s.trim()) {
                 Ok(d) => Value::Text(d.to_string()),
-                Err(_) => match timestamp(v, None) {
-                    Some(ts) => Value::Text(ts.to_zoned_datetime(TimeZone::UTC).date().to_string()),
-                    None => return Err(wrong("")),
-                },
+                Err(_) => return Err(wrong("")),
+            },
+            Json::String(_) => match timestamp(v, None) {
+                Some(ts) => Value::Text(ts.to_zoned_datetime(TimeZone::UTC).date().to_string()),
+                None => return Err(wrong("")),
             },
             _ => return Err(wrong("")),
         },
@@ -304,6 +339,24 @@ mod tests {
         assert!(err(json!("many"), Conversion::Integer).contains("found the text `many`"));
         assert!(err(json!(2.5), Conversion::Integer).contains("whole number"));
         assert!(err(json!(true), Conversion::Real).starts_with("expected a number"));
+    }
+
+    #[test]
+    fn dates_are_utc_and_types_must_fit() {
+        let date = |s: &str| convert(Some(&json!(s)), &Conversion::Date).map_err(|e| e.message);
+        assert_eq!(
+            date("2026-05-01T23:30:00-05:00"),
+            Ok(Value::Text("2026-05-02".into()))
+        );
+        assert_eq!(date("2026-05-01"), Ok(Value::Text("2026-05-01".into())));
+        assert!(date("2026-13-01").is_err());
+        assert!(Conversion::Text.fits("VARCHAR") && Conversion::Epoch(None).fits("BIGINT"));
+        assert!(!Conversion::Text.fits("BIGINT") && !Conversion::Real.fits("INTEGER"));
+        assert_eq!(
+            Conversion::for_declared("TIMESTAMP"),
+            Conversion::Timestamp(None)
+        );
+        assert_eq!(Conversion::for_declared("DATE"), Conversion::Date);
     }
 
     #[test]

@@ -118,6 +118,9 @@ impl KeyTree {
     }
 }
 
+/// Numbers each mapper's `WriteSpec` (see `WriteSpec::id`).
+static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
 /// A checked mapper, ready to map records.
 #[derive(Debug)]
 pub struct Mapper {
@@ -126,6 +129,8 @@ pub struct Mapper {
     pub file: String,
     pub records: Option<PathExpr>,
     pub strict: bool,
+    /// The source's files hold every record: rows whose key no file has are deleted at load.
+    pub complete: bool,
     pub spec: WriteSpec,
     pub columns: Vec<ColumnPlan>,
     pub child_specs: Vec<ChildSpec>,
@@ -402,7 +407,8 @@ impl Parser<'_> {
             name: name.to_string(),
             source,
             conversion,
-            required: false,
+            // A NOT NULL column needs a value in every record, whatever the mapper says.
+            required: col.notnull,
             one_of: None,
             declared_at,
         };
@@ -457,10 +463,28 @@ impl Parser<'_> {
                 }
             }
         };
+        if !conversion.fits(&col.declared) {
+            let tp = if map.contains_key("type") {
+                child(pointer, "type")
+            } else {
+                pointer.to_string()
+            };
+            self.problem(
+                Diagnostic::new(format!(
+                    "column `{name}` is {} in table `{}`, which `{}` values do not fit",
+                    col.declared,
+                    table.name,
+                    conversion.name()
+                ))
+                .at(self.at(&tp))
+                .hint("change the column's type in schemas/, or the mapper's `type:`"),
+            );
+            return None;
+        }
         let mut plan = plan(source, conversion);
         if let Some(r) = map.get("required") {
             match r.as_bool() {
-                Some(b) => plan.required = b,
+                Some(b) => plan.required = b || col.notnull,
                 None => self.problem(
                     Diagnostic::new("`required` must be `true` or `false`")
                         .at(self.at(&child(pointer, "required"))),
@@ -493,6 +517,25 @@ impl Parser<'_> {
             .collect()
     }
 
+    /// Every NOT NULL column of `table` must be filled, or each row would fail in the database.
+    fn check_filled(&mut self, table: &Table, cols: &[ColumnPlan], pointer: &str) {
+        for c in table.columns.iter().filter(|c| c.notnull) {
+            if !cols.iter().any(|p| p.name == c.name) {
+                self.problem(
+                    Diagnostic::new(format!(
+                        "column `{}` of table `{}` is NOT NULL, but the mapper does not fill it",
+                        c.name, table.name
+                    ))
+                    .at(self.at(pointer))
+                    .hint(format!(
+                        "map `{}` under `columns`, or drop NOT NULL in schemas/",
+                        c.name
+                    )),
+                );
+            }
+        }
+    }
+
     fn names(&mut self, v: &Json, pointer: &str, what: &str) -> Vec<String> {
         match v {
             Json::String(s) => vec![s.clone()],
@@ -516,10 +559,21 @@ impl Parser<'_> {
             "",
             "a mapper",
             &[
-                "records", "table", "key", "version", "columns", "children", "strict",
+                "records", "table", "key", "version", "columns", "children", "strict", "complete",
             ],
         )?;
         let records = top.get("records").and_then(|v| self.path(v, "/records"));
+        let complete = match top.get("complete") {
+            None => false,
+            Some(Json::Bool(b)) => *b,
+            Some(_) => {
+                self.problem(
+                    Diagnostic::new("`complete` must be `true` or `false`")
+                        .at(self.at("/complete")),
+                );
+                false
+            }
+        };
         let strict = match top.get("strict") {
             None => false,
             Some(Json::Bool(b)) => *b,
@@ -607,7 +661,9 @@ impl Parser<'_> {
             }
             found
         });
+        self.check_filled(&table, &columns, "/table");
         let spec = WriteSpec {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             table: table.name.clone(),
             columns: names.clone(),
             key,
@@ -634,6 +690,7 @@ impl Parser<'_> {
             file: self.file.to_string(),
             records,
             strict,
+            complete,
             spec,
             columns,
             child_specs,
@@ -737,7 +794,41 @@ impl Parser<'_> {
                     for c in &cols {
                         note_keys(known, &inner_scope, c);
                     }
+                    self.check_filled(&table, &cols, &child(&ip, "table"));
                     let pk = table.primary_key();
+                    // Children replace a parent's set by its link, and both engines key child
+                    // rows the same way only when the primary key holds the link and is filled.
+                    for k in &pk {
+                        if !cols.iter().any(|c| &c.name == k) {
+                            self.problem(
+                                Diagnostic::new(format!(
+                                    "column `{k}` of the primary key of `{}` is not filled",
+                                    table.name
+                                ))
+                                .at(self.at(&child(&ip, "table")))
+                                .hint("map it under `columns`, or name it under `link`"),
+                            );
+                        }
+                    }
+                    for &(c, _) in &link {
+                        if !pk.is_empty() && !pk.contains(&cols[c].name.as_str()) {
+                            self.problem(
+                                Diagnostic::new(format!("link column `{}` is not part of the primary key of `{}`", cols[c].name, table.name))
+                                    .at(self.at(&child(&ip, "link")))
+                                    .hint("add it to the table's PRIMARY KEY, so one parent's rows never replace another's"),
+                            );
+                        }
+                    }
+                    if ctx.child_specs.iter().any(|s| s.spec.table == table.name) {
+                        self.problem(
+                            Diagnostic::new(format!(
+                                "child table `{}` is written by two `children` entries",
+                                table.name
+                            ))
+                            .at(self.at(&child(&ip, "table")))
+                            .hint("write each child table from one entry"),
+                        );
+                    }
                     let names: Vec<String> = cols.iter().map(|c| c.name.clone()).collect();
                     let key: Vec<usize> = pk
                         .iter()
@@ -748,6 +839,7 @@ impl Parser<'_> {
                     }
                     ctx.child_specs.push(ChildSpec {
                         spec: WriteSpec {
+                            id: 0,
                             table: table.name.clone(),
                             columns: names,
                             key,

@@ -137,3 +137,47 @@ fn unknown_command_line_is_a_usage_error() {
       hint: pass `--root DIR` with a folder holding raw_data/, schemas/, mappers/ and queries/
     ");
 }
+
+#[test]
+fn mappers_must_fit_the_tables() {
+    let p = Project::empty();
+    p.write(
+        "schemas/01.sql",
+        "CREATE TABLE t (id TEXT PRIMARY KEY, n BIGINT, must TEXT NOT NULL);
+         CREATE TABLE c (t_id TEXT, k TEXT, PRIMARY KEY (k));",
+    );
+    p.write(
+        "mappers/t.yaml",
+        "table: t
+key: [id]
+columns:
+  id: id
+  n: {from: n, type: text}
+children:
+  - table: c
+    each: xs
+    link: {t_id: id}
+    columns:
+      k: .
+  - table: c
+    each: ys
+    link: {t_id: id}
+    columns:
+      k: .
+",
+    );
+    p.write("raw_data/t/a.json", "[]");
+    insta::assert_snapshot!(p.weir(&["validate"]).stderr);
+}
+
+#[test]
+fn schemas_make_only_tables() {
+    let p = Project::fixture("empty");
+    p.write(
+        "schemas/99_index.sql",
+        "CREATE INDEX by_severity ON incidents (severity_level);",
+    );
+    let out = p.weir(&["initialize"]);
+    assert_eq!(out.code, 1);
+    insta::assert_snapshot!(out.stderr, @"error: schemas/99_index.sql: the database refused the schema: schemas/ may only create tables for now; the index `by_severity` would not be applied");
+}

@@ -126,6 +126,72 @@ impl Project {
         self.dump_without(db, &[])
     }
 
+    /// The dump of the default database of `engine` (`warehouse.sqlite` or `warehouse.duckdb`).
+    pub fn dump_engine(&self, engine: &str, skip: &[&str]) -> String {
+        match engine {
+            "sqlite" => self.dump_without("warehouse.sqlite", skip),
+            #[cfg(feature = "duckdb")]
+            "duckdb" => self.dump_duckdb("warehouse.duckdb", skip),
+            other => panic!("no engine {other} in this build"),
+        }
+    }
+
+    /// `dump` of a DuckDB file, in the same text as SQLite's so the two can be compared.
+    #[cfg(feature = "duckdb")]
+    pub fn dump_duckdb(&self, db: &str, skip: &[&str]) -> String {
+        let conn = duckdb::Connection::open(self.path(db)).unwrap();
+        let mut names: Vec<String> = conn
+            .prepare(
+                "SELECT table_name FROM duckdb_tables() WHERE NOT temporary ORDER BY table_name",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        names.sort();
+        let mut out = String::new();
+        for name in names {
+            let cols: Vec<String> = conn
+                .prepare(&format!(
+                    "SELECT name FROM pragma_table_info('{name}') ORDER BY cid"
+                ))
+                .unwrap()
+                .query_map([], |r| r.get::<_, String>(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .filter(|c| !skip.contains(&c.as_str()))
+                .map(|c| format!("\"{c}\""))
+                .collect();
+            let order: Vec<String> = (1..=cols.len()).map(|i| i.to_string()).collect();
+            let sql = format!(
+                "SELECT {} FROM \"{name}\" ORDER BY {}",
+                cols.join(", "),
+                order.join(", ")
+            );
+            let mut stmt = conn.prepare(&sql).unwrap();
+            out.push_str(&format!("## {name}\n"));
+            let mut rows = stmt.query([]).unwrap();
+            while let Some(row) = rows.next().unwrap() {
+                let cells: Vec<String> = (0..cols.len())
+                    .map(|i| match row.get_ref(i).unwrap() {
+                        duckdb::types::ValueRef::Null => "Null".to_string(),
+                        duckdb::types::ValueRef::Text(t) => {
+                            format!("{:?}", String::from_utf8_lossy(t))
+                        }
+                        duckdb::types::ValueRef::BigInt(i) => format!("Integer({i})"),
+                        duckdb::types::ValueRef::Double(f) => format!("Real({f})"),
+                        duckdb::types::ValueRef::Boolean(b) => format!("Integer({})", i64::from(b)),
+                        other => format!("{other:?}"),
+                    })
+                    .collect();
+                out.push_str(&cells.join(" | "));
+                out.push('\n');
+            }
+        }
+        out
+    }
+
     /// `dump` leaving out the named columns (provenance such as `source_file`).
     pub fn dump_without(&self, db: &str, skip: &[&str]) -> String {
         let conn = rusqlite::Connection::open_with_flags(
@@ -207,6 +273,15 @@ impl Project {
                 std::fs::rename(f, dir.join(format!("{:04}-{name}", n - i))).unwrap();
             }
         }
+    }
+}
+
+/// The engines this build of weir has.
+pub fn engines() -> Vec<&'static str> {
+    if cfg!(feature = "duckdb") {
+        vec!["sqlite", "duckdb"]
+    } else {
+        vec!["sqlite"]
     }
 }
 

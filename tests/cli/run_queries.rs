@@ -37,10 +37,28 @@ fn unknown_report_and_bad_sql() {
     error: queries/broken.sql:1:8: the query failed: no such column: nope
       hint: fix the SQL; `weir validate` checks every query
     ");
-    p.write("queries/writer.sql", "DELETE FROM incidents");
-    let out = p.weir(&["run-queries", "writer"]);
-    assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("must only read"), "{}", out.stderr);
+    for engine in crate::harness::engines() {
+        p.write("queries/writer.sql", "DELETE FROM incidents");
+        let out = p.weir(&["--engine", engine, "run-queries", "writer"]);
+        assert_eq!(out.code, 1);
+        assert!(out.stderr.contains("must only read"), "{}", out.stderr);
+        // A second statement would run while the report is prepared, on some engines.
+        p.write(
+            "queries/writer.sql",
+            "SELECT 1; DELETE FROM incidents; SELECT 1",
+        );
+        let out = p.weir(&["--engine", engine, "run-queries", "writer"]);
+        assert_eq!(out.code, 1, "{engine}");
+        assert!(out.stderr.contains("one statement"), "{}", out.stderr);
+        let out = p.weir(&["--engine", engine, "validate"]);
+        assert!(
+            out.stderr.contains(
+                "queries/writer.sql: the query does not compile: a report holds one statement"
+            ),
+            "{}",
+            out.stderr
+        );
+    }
 }
 
 #[test]
