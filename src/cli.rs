@@ -99,6 +99,43 @@ pub enum Command {
     Run,
     /// Check schemas, mappers, raw data and queries without writing anything
     Validate,
+    /// Fetch a vendor's API pages into raw_data/<vendor>_<entity>/ (credentials from the
+    /// environment or .env: PAGERDUTY_SECRET; SENTRY_API_KEY + SENTRY_ORG; GITHUB_API_KEY +
+    /// GITHUB_ORG; DATADOG_API_KEY + DATADOG_APPLICATION_KEY)
+    Extract {
+        /// The vendor, or `all`
+        #[arg(value_parser = ["pagerduty", "sentry", "github", "datadog", "all"])]
+        vendor: String,
+
+        /// Only this entity (repeatable), e.g. `incidents` [default: all of the vendor's]
+        #[arg(long = "entity", value_name = "NAME")]
+        entities: Vec<String>,
+
+        /// Start of the window of incremental entities (`2026-01-01` or RFC 3339) [default: the
+        /// saved high-water mark less an overlap, else the vendor's default reach]
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+
+        /// End of the window of incremental entities [default: now]
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+
+        /// Ignore the saved high-water marks and fetch the whole default reach
+        #[arg(long)]
+        full: bool,
+
+        /// At most this many events per Sentry issue
+        #[arg(long, value_name = "N", default_value_t = 100)]
+        max_issue_events: usize,
+
+        /// Seconds before one request times out
+        #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+        timeout: f64,
+
+        /// Retries of a request that failed with a 5xx, a timeout or a lost connection
+        #[arg(long, value_name = "N", default_value_t = 4)]
+        retries: u32,
+    },
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod error;
+pub mod extract;
 pub mod load;
 pub mod mapper;
 pub mod report;
@@ -26,5 +27,27 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Run => commands::run::run(&settings),
         Command::Validate => commands::validate::run(&settings),
+        Command::Extract {
+            vendor,
+            entities,
+            since,
+            until,
+            full,
+            max_issue_events,
+            timeout,
+            retries,
+        } => {
+            let args = commands::extract::Args {
+                vendor,
+                entities,
+                since,
+                until,
+                full,
+                max_issue_events,
+                timeout,
+                retries,
+            };
+            commands::extract::run(&settings, &args)
+        }
     }
 }

@@ -97,22 +97,77 @@ impl Project {
     }
 
     pub fn weir_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let out = Command::new(env!("CARGO_BIN_EXE_weir"))
-            .args(args)
-            .current_dir(self.dir.path())
-            .env_clear()
-            .envs(env.iter().copied())
-            .output()
-            .unwrap();
-        let root = self.dir.path().to_string_lossy().to_string();
-        let clean = |b: &[u8]| String::from_utf8_lossy(b).replace(&root, "[ROOT]");
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: clean(&out.stdout),
-            stderr: clean(&out.stderr),
-        }
+        run_in(self.dir.path(), args, env)
     }
 
+    /// Runs weir on a blocking thread, for async tests whose fake server must keep serving.
+    pub async fn weir_async(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let dir = self.dir.path().to_path_buf();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let env: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            run_in(&dir, &args, &env)
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Every file under `rel`, relative to it, sorted (hidden ones too).
+    pub fn files(&self, rel: &str) -> Vec<String> {
+        let mut out: Vec<String> = walk(&self.path(rel))
+            .into_iter()
+            .map(|p| {
+                p.strip_prefix(self.path(rel))
+                    .unwrap()
+                    .to_string_lossy()
+                    .to_string()
+            })
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Runs the weir binary in `dir` with a cleared environment.
+fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let root = dir.to_string_lossy().to_string();
+    let clean = |b: &[u8]| String::from_utf8_lossy(b).replace(&root, "[ROOT]");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: clean(&out.stdout),
+        stderr: clean(&out.stderr),
+    }
+}
+
+impl Project {
     /// Runs weir and asserts the exit code, showing the output when it differs.
     pub fn ok(&self, args: &[&str]) -> Output {
         let out = self.weir(args);

@@ -2,6 +2,8 @@
 
 mod engines;
 mod errors;
+mod extract;
+mod fake_server;
 mod harness;
 mod initialize;
 mod run;

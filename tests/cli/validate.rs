@@ -16,7 +16,14 @@ fn every_subcommand_has_help_and_a_readme_section() {
     let readme =
         std::fs::read_to_string(std::path::Path::new(crate::harness::REPO).join("README.md"))
             .unwrap();
-    for cmd in ["initialize", "run-etl", "run-queries", "run", "validate"] {
+    for cmd in [
+        "initialize",
+        "run-etl",
+        "run-queries",
+        "run",
+        "validate",
+        "extract",
+    ] {
         let out = Project::empty().ok(&[cmd, "--help"]);
         assert!(
             out.stdout.lines().count() > 3,
