@@ -117,6 +117,11 @@ impl Api {
         }
     }
 
+    /// A progress line on stderr (silenced by `-q`).
+    pub fn progress(&self, message: &str) {
+        self.say(format!("{}: {message}", self.vendor));
+    }
+
     fn say(&self, message: String) {
         if !self.quiet {
             eprintln!("{message}");

@@ -141,32 +141,52 @@ impl Pages {
         }
     }
 
-    /// Writes one page atomically: a hidden temporary file, synced, then renamed.
+    /// Writes one page atomically: a hidden temporary file, synced, then moved into place under
+    /// a name no other page has (raw data is history: a page never replaces another).
     fn write(&self, slug: &str, n: usize, envelope: &Json) -> Result<(), ExtractError> {
-        let name = if slug.is_empty() {
-            format!("{}-p{n:05}.json", self.stamp)
+        let base = if slug.is_empty() {
+            format!("{}-p{n:05}", self.stamp)
         } else {
-            format!("{}-{slug}-p{n:05}.json", self.stamp)
+            format!("{}-{slug}-p{n:05}", self.stamp)
         };
-        let target = self.dir.join(&name);
-        let temp = self.dir.join(format!(".{name}.tmp"));
-        let fail = |e: std::io::Error| ExtractError::Write {
-            path: target.display().to_string(),
+        let temp = self.dir.join(format!(".{base}.json.tmp"));
+        let fail = |path: &Path, e: std::io::Error| ExtractError::Write {
+            path: path.display().to_string(),
             reason: e.to_string(),
         };
-        std::fs::create_dir_all(&self.dir).map_err(fail)?;
+        std::fs::create_dir_all(&self.dir).map_err(|e| fail(&self.dir, e))?;
         let text = serde_json::to_vec_pretty(envelope).expect("a JSON value serialises");
-        let write = || -> std::io::Result<()> {
+        let written = (|| -> std::io::Result<()> {
             use std::io::Write;
             let mut f = std::fs::File::create(&temp)?;
             f.write_all(&text)?;
-            f.sync_all()?;
-            std::fs::rename(&temp, &target)
-        };
-        write().map_err(|e| {
+            f.sync_all()
+        })();
+        if let Err(e) = written {
             let _ = std::fs::remove_file(&temp);
-            fail(e)
-        })
+            return Err(fail(&temp, e));
+        }
+        for k in 1.. {
+            let name = if k == 1 {
+                format!("{base}.json")
+            } else {
+                format!("{base}-{k}.json")
+            };
+            let target = self.dir.join(&name);
+            // A hard link fails when the name is taken, where a rename would replace the file.
+            match std::fs::hard_link(&temp, &target) {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(&temp);
+                    return Ok(());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&temp);
+                    return Err(fail(&target, e));
+                }
+            }
+        }
+        unreachable!("some name is free")
     }
 }
 
@@ -286,6 +306,10 @@ pub async fn walk(
         pages.write(slug, n, &envelope)?;
         stats.pages += 1;
         stats.records += count;
+        api.progress(&format!(
+            "{} page {n}: {count} records ({} so far)",
+            endpoint, stats.records
+        ));
         let go_on = on_records(envelope["body"].get_key(paging));
         if !go_on {
             return Ok(());
@@ -466,7 +490,10 @@ pub fn run(vendor: &str, req: &Request) -> Result<Vec<EntityStats>, ExtractError
             path: "(the async runtime)".into(),
             reason: e.to_string(),
         })?;
-    let stamp = Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
+    let stamp = Timestamp::now()
+        .strftime("%Y%m%dT%H%M%S%.3fZ")
+        .to_string()
+        .replace('.', "");
     runtime.block_on(async {
         match vendor {
             "pagerduty" => pagerduty::extract(req, &stamp).await,

@@ -112,7 +112,10 @@ pub async fn extract(req: &Request<'_>, stamp: &str) -> Result<Vec<EntityStats>,
                     .base
                     .join(&format!("api/0/organizations/{org}/issues/{id}/events/"))
                     .expect("a plain path joins");
-                url.query_pairs_mut().append_pair("per_page", "100");
+                // Ask for no more than the cap, so a small cap does not fetch a page of 100.
+                let per_page = req.max_issue_events.clamp(1, 100);
+                url.query_pairs_mut()
+                    .append_pair("per_page", &per_page.to_string());
                 let mut taken = 0;
                 let max = req.max_issue_events;
                 walk(

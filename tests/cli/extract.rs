@@ -142,6 +142,33 @@ async fn pages_land_as_envelopes_and_load() {
     let state = json_file(&p, "raw_data/pagerduty.state.json");
     assert_eq!(state["high_water"]["incidents"], "2026-11-02T10:00:00Z");
     no_secret_anywhere(&p, &out);
+    // The next run starts from the mark less a week's overlap, and adds pages beside the old.
+    let out = run(
+        &p,
+        &server,
+        &[
+            "extract",
+            "pagerduty",
+            "--entity",
+            "incidents",
+            "--until",
+            "2026-11-20",
+        ],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    let incidents = p.files("raw_data/pagerduty_incidents");
+    assert_eq!(incidents.len(), 2, "{incidents:?}");
+    let params: Vec<Value> = incidents
+        .iter()
+        .map(|f| json_file(&p, &format!("raw_data/pagerduty_incidents/{f}"))["params"].clone())
+        .collect();
+    assert!(
+        params
+            .iter()
+            .any(|q| q["since"] == "2026-10-26T10:00:00Z" && q["until"] == "2026-11-20T00:00:00Z"),
+        "{params:?}"
+    );
     // What was extracted loads, and the reports run on it.
     let out = p.weir_async(&["run"], &[]).await;
     assert_eq!(out.code, 0, "{}", out.transcript());
@@ -157,8 +184,14 @@ async fn pages_land_as_envelopes_and_load() {
         "{}",
         out.stderr
     );
+    // End to end: extracted pages -> run-etl -> the reports.
     let health = p.read("output/pagerduty_service_health.csv");
     assert!(health.contains("Checkout,2,2,"), "{health}");
+    insta::assert_snapshot!("extracted__pagerduty_service_health", health);
+    insta::assert_snapshot!(
+        "extracted__pagerduty_oncall_load",
+        p.read("output/pagerduty_oncall_load.csv")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -464,4 +497,165 @@ async fn datadog_pages_until_a_short_page() {
     let out = p.weir_async(&["run-etl", "datadog_monitors"], &[]).await;
     assert_eq!(out.code, 0, "{}", out.transcript());
     assert!(out.stderr.contains("101 records"), "{}", out.stderr);
+}
+
+/// One vendor's first request, for the failure scenarios every vendor must survive.
+struct Vendor {
+    args: [&'static str; 4],
+    env: Vec<(&'static str, String)>,
+    token: &'static str,
+    path: &'static str,
+    ok: Value,
+    /// A rate limit in the vendor's own words: status and headers.
+    limited: (u16, Vec<(&'static str, String)>),
+}
+
+fn vendors(server: &FakeServer) -> Vec<Vendor> {
+    let soon = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1)
+    .to_string();
+    let uri = server.uri.clone();
+    vec![
+        Vendor {
+            args: ["extract", "pagerduty", "--entity", "services"],
+            env: vec![
+                ("PAGERDUTY_TOKEN", "pd-tok-1".into()),
+                ("PAGERDUTY_BASE_URL", uri.clone()),
+            ],
+            token: "pd-tok-1",
+            path: "/services",
+            ok: pd_page("services", vec![service("PS1", "Checkout")], 0, false),
+            limited: (429, vec![("ratelimit-reset", "1".into())]),
+        },
+        Vendor {
+            args: ["extract", "sentry", "--entity", "projects"],
+            env: vec![
+                ("SENTRY_API_KEY", "sn-tok-2".into()),
+                ("SENTRY_ORG", "acme".into()),
+                ("SENTRY_BASE_URL", uri.clone()),
+            ],
+            token: "sn-tok-2",
+            path: "/api/0/organizations/acme/projects/",
+            ok: json!([{"id": "2", "slug": "checkout", "name": "Checkout"}]),
+            limited: (429, vec![("x-sentry-rate-limit-reset", soon.clone())]),
+        },
+        Vendor {
+            args: ["extract", "github", "--entity", "teams"],
+            env: vec![
+                ("GITHUB_API_KEY", "gh-tok-3".into()),
+                ("GITHUB_ORG", "acme".into()),
+                ("GITHUB_BASE_URL", uri.clone()),
+            ],
+            token: "gh-tok-3",
+            path: "/orgs/acme/teams",
+            ok: json!([{"id": 1, "slug": "payments", "name": "Payments"}]),
+            // GitHub's exhausted primary limit is a 403 with nothing remaining.
+            limited: (
+                403,
+                vec![
+                    ("x-ratelimit-remaining", "0".into()),
+                    ("x-ratelimit-reset", soon),
+                ],
+            ),
+        },
+        Vendor {
+            args: ["extract", "datadog", "--entity", "synthetics"],
+            env: vec![
+                ("DATADOG_API_KEY", "dd-tok-4".into()),
+                ("DATADOG_APPLICATION_KEY", "dd-app-4".into()),
+                ("DATADOG_BASE_URL", uri),
+            ],
+            token: "dd-tok-4",
+            path: "/api/v1/synthetics/tests",
+            ok: json!({"tests": [{"public_id": "abc-def-123", "name": "login", "status": "live"}]}),
+            limited: (429, vec![("x-ratelimit-reset", "1".into())]),
+        },
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_vendor_survives_limits_errors_and_bad_answers() {
+    let scenarios = ["rate limited", "500 twice", "401", "not JSON", "too slow"];
+    for scenario in scenarios {
+        let server = FakeServer::start().await;
+        for v in vendors(&server) {
+            let first = Route::get(v.path).priority(1);
+            match scenario {
+                "rate limited" => {
+                    let mut r = first.text(v.limited.0, "slow down").times(1);
+                    for (k, val) in &v.limited.1 {
+                        r = r.with_header(k, val);
+                    }
+                    server.add(r);
+                }
+                "500 twice" => server.add(first.text(500, "oops").times(2)),
+                "401" => server.add(first.json(401, json!({"message": "Bad credentials"}))),
+                "not JSON" => server.add(first.text(200, "<html>")),
+                _ => server.add(first.json(200, v.ok.clone()).delay(Duration::from_secs(3))),
+            }
+            server.add(Route::get(v.path).json(200, v.ok.clone()));
+            let p = Project::fixture("empty");
+            let env: Vec<(&str, &str)> = v.env.iter().map(|(k, val)| (*k, val.as_str())).collect();
+            let mut args = v.args.to_vec();
+            args.extend(["--timeout", "0.5", "--retries", "2"]);
+            let out = p.weir_async(&args, &env).await;
+            let what = format!("{} / {scenario}:\n{}", v.args[1], out.transcript());
+            // Pages are the files inside the vendor's folders (not .gitkeep or the state file).
+            let pages = p
+                .files("raw_data")
+                .into_iter()
+                .filter(|f| f.contains('/'))
+                .count();
+            match scenario {
+                "rate limited" => {
+                    assert_eq!(out.code, 0, "{what}");
+                    assert!(
+                        out.stderr.contains(": rate limited on GET")
+                            && out.stderr.contains("; waiting "),
+                        "{what}"
+                    );
+                    assert_eq!(pages, 1, "{what}");
+                }
+                "500 twice" => {
+                    assert_eq!(out.code, 0, "{what}");
+                    assert_eq!(
+                        out.stderr.matches("HTTP 500; retrying in").count(),
+                        2,
+                        "{what}"
+                    );
+                    assert_eq!(pages, 1, "{what}");
+                }
+                "401" => {
+                    assert_eq!(out.code, 1, "{what}");
+                    assert!(out.stderr.contains("was refused (HTTP 401)"), "{what}");
+                    assert_eq!(pages, 0, "{what}");
+                }
+                "not JSON" => {
+                    assert_eq!(out.code, 1, "{what}");
+                    assert!(
+                        out.stderr
+                            .contains("answered with a body weir cannot read: not JSON"),
+                        "{what}"
+                    );
+                    assert_eq!(pages, 0, "{what}");
+                }
+                _ => {
+                    // Three tries of 0.5 s each, then the answer arrives too late every time.
+                    assert_eq!(out.code, 2, "{what}");
+                    assert!(
+                        out.stderr.contains("failed after 3 tries: timed out"),
+                        "{what}"
+                    );
+                }
+            }
+            assert!(!out.stderr.contains(v.token), "{what}");
+            assert!(
+                p.files("raw_data").iter().all(|f| !f.contains(".tmp")),
+                "{what}"
+            );
+        }
+    }
 }
