@@ -1,10 +1,8 @@
 //! Datadog API v1: monitors (`page`/`page_size`, a bare list) and synthetics tests
 //! (`page_number`/`page_size`, under `tests`); both stop on a short page and are refreshed in full.
 
-use serde_json::json;
-
 use super::http::{Api, Reset};
-use super::{EntityStats, ExtractError, Pages, Paging, Request, walk};
+use super::{EntityStats, ExtractError, Pages, Paging, Request, walk_all};
 
 pub const ENTITIES: [&str; 2] = ["monitors", "synthetics"];
 
@@ -58,17 +56,7 @@ pub async fn extract(req: &Request<'_>, stamp: &str) -> Result<Vec<EntityStats>,
             ),
         };
         let url = api.base.join(path).expect("a plain path joins");
-        walk(
-            &api,
-            &pages,
-            "",
-            url,
-            paging,
-            json!({}),
-            &mut stats,
-            &mut |_| true,
-        )
-        .await?;
+        walk_all(&api, &pages, url, paging, &mut stats).await?;
         all.push(stats);
     }
     Ok(all)

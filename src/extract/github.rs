@@ -6,7 +6,7 @@ use futures_util::future::join_all;
 use serde_json::{Value as Json, json};
 
 use super::http::{Api, HttpError, Reset};
-use super::{EntityStats, ExtractError, Pages, Paging, Request, walk};
+use super::{EntityStats, ExtractError, Pages, Paging, Request, walk, walk_all};
 
 pub const ENTITIES: [&str; 4] = ["teams", "repos", "repo_teams", "repo_hooks"];
 
@@ -43,15 +43,12 @@ pub async fn extract(req: &Request<'_>, stamp: &str) -> Result<Vec<EntityStats>,
             ..Default::default()
         };
         let pages = Pages::new(req.root, "github", "teams", stamp);
-        walk(
+        walk_all(
             &api,
             &pages,
-            "",
             list(format!("orgs/{org}/teams")),
             link,
-            json!({}),
             &mut stats,
-            &mut |_| true,
         )
         .await?;
         all.push(stats);

@@ -354,6 +354,17 @@ pub async fn walk(
     }
 }
 
+/// A whole list refreshed in full: no context, no early stop.
+pub async fn walk_all(
+    api: &Api,
+    pages: &Pages,
+    url: Url,
+    paging: Paging,
+    stats: &mut EntityStats,
+) -> Result<(), ExtractError> {
+    walk(api, pages, "", url, paging, json!({}), stats, &mut |_| true).await
+}
+
 trait RecordsOf {
     fn get_key(&self, paging: Paging) -> &[Json];
 }

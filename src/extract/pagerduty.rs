@@ -7,7 +7,8 @@ use serde_json::json;
 
 use super::http::{Api, Reset};
 use super::{
-    EntityStats, ExtractError, Pages, Paging, Request, State, iso, latest, walk, window_for,
+    EntityStats, ExtractError, Pages, Paging, Request, State, iso, latest, walk, walk_all,
+    window_for,
 };
 
 pub const ENTITIES: [&str; 5] = ["services", "teams", "users", "incidents", "log_entries"];
@@ -101,17 +102,7 @@ pub async fn extract(req: &Request<'_>, stamp: &str) -> Result<Vec<EntityStats>,
                     url.query_pairs_mut()
                         .append_pair("include[]", "contact_methods");
                 }
-                walk(
-                    &api,
-                    &pages,
-                    "",
-                    url,
-                    paging,
-                    json!({}),
-                    &mut stats,
-                    &mut |_| true,
-                )
-                .await?;
+                walk_all(&api, &pages, url, paging, &mut stats).await?;
             }
         }
         all.push(stats);

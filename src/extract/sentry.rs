@@ -7,7 +7,8 @@ use serde_json::{Value as Json, json};
 
 use super::http::{Api, Reset};
 use super::{
-    EntityStats, ExtractError, Pages, Paging, Request, State, iso, latest, walk, window_for,
+    EntityStats, ExtractError, Pages, Paging, Request, State, iso, latest, walk, walk_all,
+    window_for,
 };
 
 pub const ENTITIES: [&str; 4] = ["projects", "teams", "issues", "issue_events"];
@@ -46,17 +47,7 @@ pub async fn extract(req: &Request<'_>, stamp: &str) -> Result<Vec<EntityStats>,
             .join(&format!("api/0/organizations/{org}/{entity}/"))
             .expect("a plain path joins");
         url.query_pairs_mut().append_pair("per_page", "100");
-        walk(
-            &api,
-            &pages,
-            "",
-            url,
-            cursor,
-            json!({}),
-            &mut stats,
-            &mut |_| true,
-        )
-        .await?;
+        walk_all(&api, &pages, url, cursor, &mut stats).await?;
         all.push(stats);
     }
     if req.wants("issues") || req.wants("issue_events") {
