@@ -124,9 +124,14 @@ fn failure(vendor: &str, e: ExtractError) -> Error {
             Diagnostic::new(message)
                 .hint("the token was refused; set a valid one (it is never printed)"),
         ),
-        ExtractError::WindowTooLarge { .. }
-        | ExtractError::BadBaseUrl { .. }
-        | ExtractError::BadBody { .. } => Error::problem(
+        ExtractError::BadCredential { .. } => Error::problem(
+            Diagnostic::new(message)
+                .hint("check the value for stray spaces, quotes or line breaks"),
+        ),
+        ExtractError::BadBaseUrl { .. } => Error::problem(
+            Diagnostic::new(message).hint("write a URL such as `https://api.example.com`"),
+        ),
+        ExtractError::WindowTooLarge { .. } | ExtractError::BadBody { .. } => Error::problem(
             Diagnostic::new(message)
                 .hint("no state was advanced; pages written before this one are complete and kept"),
         ),

@@ -23,8 +23,8 @@ pub async fn extract(req: &Request<'_>, stamp: &str) -> Result<Vec<EntityStats>,
         Reset::SecondsIn("x-ratelimit-reset"),
         req.options,
     )
-    .map_err(|e| ExtractError::BadBaseUrl {
-        name: "DATADOG_BASE_URL".into(),
+    .map_err(|e| ExtractError::BadCredential {
+        name: "DATADOG_API_KEY".into(),
         reason: e.to_string(),
     })?;
     let mut all = Vec::new();

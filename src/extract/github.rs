@@ -25,8 +25,8 @@ pub async fn extract(req: &Request<'_>, stamp: &str) -> Result<Vec<EntityStats>,
         Reset::EpochIn("x-ratelimit-reset"),
         req.options,
     )
-    .map_err(|e| ExtractError::BadBaseUrl {
-        name: "GITHUB_BASE_URL".into(),
+    .map_err(|e| ExtractError::BadCredential {
+        name: "GITHUB_API_KEY".into(),
         reason: e.to_string(),
     })?;
     let link = Paging::Link { results: false };

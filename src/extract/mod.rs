@@ -29,6 +29,8 @@ pub enum ExtractError {
     MissingVariable { name: String, hint: String },
     #[error("{name} is not a usable URL: {reason}")]
     BadBaseUrl { name: String, reason: String },
+    #[error("{name} cannot be sent: {reason}")]
+    BadCredential { name: String, reason: String },
     #[error(transparent)]
     Http(#[from] HttpError),
     #[error("GET {endpoint} answered with a body weir cannot read: {reason}")]

@@ -37,7 +37,7 @@ pub async fn extract(req: &Request<'_>, stamp: &str) -> Result<Vec<EntityStats>,
         Reset::SecondsIn("ratelimit-reset"),
         req.options,
     )
-    .map_err(|e| ExtractError::BadBaseUrl {
+    .map_err(|e| ExtractError::BadCredential {
         name: "PAGERDUTY_SECRET".into(),
         reason: e.to_string(),
     })?;

@@ -28,8 +28,8 @@ pub async fn extract(req: &Request<'_>, stamp: &str) -> Result<Vec<EntityStats>,
         Reset::EpochIn("x-sentry-rate-limit-reset"),
         req.options,
     )
-    .map_err(|e| ExtractError::BadBaseUrl {
-        name: "SENTRY_BASE_URL".into(),
+    .map_err(|e| ExtractError::BadCredential {
+        name: "SENTRY_API_KEY".into(),
         reason: e.to_string(),
     })?;
     let cursor = Paging::Link { results: true };

@@ -659,3 +659,42 @@ async fn every_vendor_survives_limits_errors_and_bad_answers() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unusable_settings_are_named() {
+    let p = Project::fixture("empty");
+    let out = p
+        .weir_async(
+            &["extract", "pagerduty"],
+            &[("PAGERDUTY_SECRET", "abc\u{7}def")],
+        )
+        .await;
+    assert_eq!(out.code, 1, "{}", out.transcript());
+    assert!(
+        out.stderr
+            .contains("error: pagerduty: PAGERDUTY_SECRET cannot be sent"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("abc"),
+        "the token was printed: {}",
+        out.stderr
+    );
+    let out = p
+        .weir_async(
+            &["extract", "datadog"],
+            &[
+                ("DATADOG_API_KEY", "k"),
+                ("DATADOG_APPLICATION_KEY", "a"),
+                ("DATADOG_BASE_URL", "not a url"),
+            ],
+        )
+        .await;
+    assert_eq!(out.code, 1, "{}", out.transcript());
+    assert!(
+        out.stderr.contains("DATADOG_BASE_URL is not a usable URL"),
+        "{}",
+        out.stderr
+    );
+}
