@@ -94,6 +94,9 @@ const PD: [&str; 10] = [
     "2026-11-10",
 ];
 
+/// Only PagerDuty's incidents, the incremental entity.
+const INCIDENTS: [&str; 4] = ["extract", "pagerduty", "--entity", "incidents"];
+
 fn no_secret_anywhere(p: &Project, out: &Output) {
     assert!(
         !out.stderr.contains(SECRET) && !out.stdout.contains(SECRET),
@@ -146,14 +149,7 @@ async fn pages_land_as_envelopes_and_load() {
     let out = run(
         &p,
         &server,
-        &[
-            "extract",
-            "pagerduty",
-            "--entity",
-            "incidents",
-            "--until",
-            "2026-11-20",
-        ],
+        &[&INCIDENTS[..], &["--until", "2026-11-20"]].concat(),
     )
     .await;
     assert_eq!(out.code, 0, "{}", out.transcript());
@@ -270,15 +266,10 @@ async fn a_broken_page_keeps_what_came_before_and_the_state() {
         &p,
         &server,
         &[
-            "extract",
-            "pagerduty",
-            "--entity",
-            "incidents",
-            "--since",
-            "2026-10-20",
-            "--until",
-            "2026-11-10",
-        ],
+            &INCIDENTS[..],
+            &["--since", "2026-10-20", "--until", "2026-11-10"],
+        ]
+        .concat(),
     )
     .await;
     assert_eq!(out.code, 1, "{}", out.transcript());
