@@ -354,22 +354,11 @@ impl<'c> DuckLoad<'c> {
             on.join(" AND "),
         );
         for child in &stage.child_specs {
-            let link: Vec<String> = child
-                .link
-                .iter()
-                .map(|&(c, p)| {
-                    format!(
-                        "{}.{} = w.{}",
-                        quote(&child.spec.table),
-                        quote(&child.spec.columns[c]),
-                        quote(&spec.columns[p])
-                    )
-                })
-                .collect();
+            let link = child.link_condition(spec, "w");
             sql.push_str(&format!(
                 "DELETE FROM {} USING weir_win w WHERE {};\n",
                 quote(&child.spec.table),
-                link.join(" AND ")
+                link
             ));
         }
         let verb = if spec.columns.len() > spec.key.len() {

@@ -117,6 +117,26 @@ pub struct ChildSpec {
     pub link: Vec<(usize, usize)>,
 }
 
+impl ChildSpec {
+    /// `child.c = parent.p AND …`: a child row belongs to the parent row `parent` names (a table
+    /// or an alias) of a table written by `parent_spec`.
+    pub fn link_condition(&self, parent_spec: &WriteSpec, parent: &str) -> String {
+        let child = quote(&self.spec.table);
+        let parts: Vec<String> = self
+            .link
+            .iter()
+            .map(|&(c, p)| {
+                format!(
+                    "{child}.{} = {parent}.{}",
+                    quote(&self.spec.columns[c]),
+                    quote(&parent_spec.columns[p])
+                )
+            })
+            .collect();
+        parts.join(" AND ")
+    }
+}
+
 /// What became of the records written since the last flush.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -337,20 +357,10 @@ pub fn retain_sql(spec: &WriteSpec, child_specs: &[ChildSpec]) -> RetainSql {
     )];
     for child in child_specs {
         let c = quote(&child.spec.table);
-        let link: Vec<String> = child
-            .link
-            .iter()
-            .map(|&(ci, pi)| {
-                format!(
-                    "{table}.{} = {c}.{}",
-                    quote(&spec.columns[pi]),
-                    quote(&child.spec.columns[ci])
-                )
-            })
-            .collect();
+        let link = child.link_condition(spec, &table);
         delete.push(format!(
             "DELETE FROM {c} WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {})",
-            link.join(" AND ")
+            link
         ));
     }
     RetainSql {
