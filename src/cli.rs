@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::load::OnError;
+
 /// weir: local-first reliability analytics. Loads vendor API dumps and incident postmortems from
 /// `raw_data/` into an embedded database and exports the reports in `queries/` as CSV.
 #[derive(Debug, Parser)]
@@ -68,6 +70,25 @@ impl Format {
     }
 }
 
+/// How run-etl loads.
+#[derive(Debug, Clone, Default, Args)]
+pub struct EtlArgs {
+    /// What to do with a record that cannot be loaded: `fail` loads nothing and lists every
+    /// problem; `quarantine` sets bad records aside in the table weir_rejected, loads the rest,
+    /// and exits with 3
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = OnError::Fail)]
+    pub on_error: OnError,
+
+    /// Read every raw file again, even those loaded before and unchanged since
+    #[arg(long)]
+    pub full: bool,
+
+    /// Threads that read, parse and map raw files beside the one that writes [default: the
+    /// number of CPUs]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create the database and every table in schemas/*.sql (safe to re-run)
@@ -77,12 +98,16 @@ pub enum Command {
         #[arg(long)]
         recreate: bool,
     },
-    /// Load raw_data/<SOURCE>/ through mappers/<SOURCE>.yaml, all or nothing
+    /// Load raw_data/<SOURCE>/ through mappers/<SOURCE>.yaml, all or nothing; files loaded before
+    /// and unchanged since are skipped
     #[command(name = "run-etl")]
     RunEtl {
         /// Sources to load [env: DIRECTORY_PATH] [default: every folder in raw_data/]
         #[arg(value_name = "SOURCE")]
         sources: Vec<String>,
+
+        #[command(flatten)]
+        etl: EtlArgs,
     },
     /// Export queries/<NAME>.sql to output/<NAME>.csv
     #[command(name = "run-queries")]
@@ -96,7 +121,10 @@ pub enum Command {
         format: Format,
     },
     /// The main job: initialize, run-etl for every source, then run-queries
-    Run,
+    Run {
+        #[command(flatten)]
+        etl: EtlArgs,
+    },
     /// Check schemas, mappers, raw data and queries without writing anything
     Validate,
     /// Fetch a vendor's API pages into raw_data/<vendor>_<entity>/ (credentials from the

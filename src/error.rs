@@ -120,6 +120,9 @@ pub enum Error {
     /// weir could not do the job: I/O, the database, a bug.
     #[error("error: {0:#}")]
     Internal(#[from] anyhow::Error),
+    /// The job is done but for what was set aside (`--on-error quarantine`).
+    #[error("warning: {0}")]
+    Partial(String),
 }
 
 impl Error {
@@ -131,6 +134,7 @@ impl Error {
         match self {
             Error::Problems(_) => 1,
             Error::Internal(_) => 2,
+            Error::Partial(_) => 3,
         }
     }
 }

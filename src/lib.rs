@@ -1,5 +1,6 @@
 //! weir: raw vendor dumps and incident postmortems -> an embedded database -> CSV reports.
 
+pub mod bookkeeping;
 pub mod cli;
 pub mod commands;
 pub mod engine;
@@ -7,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod load;
 pub mod mapper;
+pub mod progress;
 pub mod report;
 pub mod schema;
 pub mod settings;
@@ -21,11 +23,11 @@ pub fn run(cli: Cli) -> Result<()> {
     let settings = Settings::resolve(&cli.global)?;
     match cli.command {
         Command::Initialize { recreate } => commands::initialize::run(&settings, recreate),
-        Command::RunEtl { sources } => commands::run_etl::run(&settings, &sources),
+        Command::RunEtl { sources, etl } => commands::run_etl::run(&settings, &sources, &etl),
         Command::RunQueries { names, format } => {
             commands::run_queries::run(&settings, &names, format)
         }
-        Command::Run => commands::run::run(&settings),
+        Command::Run { etl } => commands::run::run(&settings, &etl),
         Command::Validate => commands::validate::run(&settings),
         Command::Extract {
             vendor,

@@ -1,33 +1,93 @@
-//! Raw files -> records that remember their file and place -> mapper -> engine. One file is read,
-//! parsed and mapped at a time, so memory follows the largest file, not the folder.
+//! Raw files -> records that remember their file and place -> mapper -> engine.
+//!
+//! Reading, parsing and mapping run on worker threads, a bounded window of files at a time; the
+//! one writer takes their results in file order, so a load is the same whatever the thread count,
+//! and memory follows the window, not the folder. The ledger (`weir_files`) lets the writer skip
+//! files loaded before and unchanged since.
 
-use std::collections::HashMap;
-use std::path::Path;
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::mpsc::{self, Receiver};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value as Json;
 use walkdir::WalkDir;
 
+use crate::bookkeeping::{self, FileEntry, Rejected, Tally};
 use crate::engine::{Load, Value};
 use crate::error::{Diagnostic, Location};
 use crate::mapper::convert::Conversion;
 use crate::mapper::{Mapped, Mapper, Page, RecordError};
+use crate::progress::Progress;
 use crate::yaml::{self, Spans, push_pointer};
 
 /// Problems past this many are counted, not listed: the first ones are what to fix.
 const MAX_PROBLEMS: usize = 100;
 
+/// Items a worker hands over at once: fewer channel operations, still a small window.
+const CHUNK: usize = 256;
+
+/// A file whose modification time is this close to when the ledger recorded it may have changed
+/// again within the clock's resolution: its content hash decides (git's "racy" rule).
+const RACY_NS: i64 = 2_000_000_000;
+
+/// What to do with a record that cannot be loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OnError {
+    /// Load nothing when any record is bad, and list every problem.
+    #[default]
+    Fail,
+    /// Set bad records aside in `weir_rejected` and load the rest.
+    Quarantine,
+}
+
+impl OnError {
+    pub fn name(self) -> &'static str {
+        match self {
+            OnError::Fail => "fail",
+            OnError::Quarantine => "quarantine",
+        }
+    }
+}
+
+/// How a load runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub on_error: OnError,
+    /// Threads that read, parse and map; 1 does it all on the writer's thread.
+    pub jobs: usize,
+    /// Ignore the ledger: read every file.
+    pub full: bool,
+    /// The number of this load in `weir_loads`.
+    pub load_id: i64,
+    /// Draw a progress line on stderr.
+    pub progress: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            on_error: OnError::Fail,
+            jobs: 1,
+            full: false,
+            load_id: 0,
+            progress: false,
+        }
+    }
+}
+
 /// What a load did for one source.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone)]
 pub struct SourceStats {
     pub source: String,
-    pub files: usize,
-    pub records: usize,
-    pub written: usize,
-    pub superseded: usize,
-    /// Rows deleted because a complete source no longer has them.
-    pub removed: usize,
+    pub tally: Tally,
     /// Files that are not raw data (not .json, .jsonl, .ndjson, .yaml or .yml).
     pub skipped: Vec<String>,
+    /// Files with nothing in them.
+    pub empty: Vec<String>,
+    /// The first problems of records set aside (quarantine), to show.
+    pub rejected: Vec<Diagnostic>,
 }
 
 /// Collects problems across files, so one run reports them all.
@@ -59,27 +119,48 @@ impl Problems {
 
 const KINDS: [&str; 5] = ["json", "jsonl", "ndjson", "yaml", "yml"];
 
-/// The raw files of one source folder, in path order.
+/// A raw file and what the file system says of it.
+#[derive(Debug, Clone)]
+pub struct RawFile {
+    pub path: PathBuf,
+    /// Relative to the project root, with `/` separators.
+    pub shown: String,
+    pub size: i64,
+    pub modified_ns: i64,
+}
+
+/// The raw files of one source folder, in path order. Symbolic links are followed (a loop is an
+/// error naming it); hidden files and folders are left out.
 pub fn raw_files(
     dir: &Path,
     root: &Path,
     problems: &mut Problems,
     skipped: &mut Vec<String>,
-) -> Vec<(std::path::PathBuf, String)> {
+) -> Vec<RawFile> {
     let mut files = Vec::new();
-    for entry in WalkDir::new(dir).sort_by_file_name() {
+    let walk = WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in walk {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
+                let what = if e.loop_ancestor().is_some() {
+                    "a symbolic link loops back to a folder above it".to_string()
+                } else {
+                    format!("cannot read it: {e}")
+                };
                 problems.push(
-                    Diagnostic::new(format!("cannot read the folder: {e}"))
-                        .at(Location::file(shown(e.path().unwrap_or(dir), root))),
+                    Diagnostic::new(what)
+                        .at(Location::file(shown(e.path().unwrap_or(dir), root)))
+                        .hint("remove or fix the link, or the permissions"),
                 );
                 continue;
             }
         };
-        let name = entry.file_name().to_string_lossy();
-        if name.starts_with('.') || !entry.file_type().is_file() {
+        if !entry.file_type().is_file() {
             continue;
         }
         let ext = entry
@@ -87,13 +168,30 @@ pub fn raw_files(
             .extension()
             .and_then(|e| e.to_str())
             .unwrap_or("");
-        if KINDS.contains(&ext) {
-            files.push((entry.path().to_path_buf(), shown(entry.path(), root)));
-        } else {
+        if !KINDS.contains(&ext) {
             skipped.push(shown(entry.path(), root));
+            continue;
         }
+        let (size, modified_ns) = match entry.metadata() {
+            Ok(m) => (
+                i64::try_from(m.len()).unwrap_or(i64::MAX),
+                m.modified().map_or(0, nanos),
+            ),
+            Err(_) => (0, 0),
+        };
+        files.push(RawFile {
+            path: entry.path().to_path_buf(),
+            shown: shown(entry.path(), root),
+            size,
+            modified_ns,
+        });
     }
     files
+}
+
+fn nanos(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 /// A path relative to the project root, with `/` separators.
@@ -104,8 +202,50 @@ pub fn shown(path: &Path, root: &Path) -> String {
         .replace('\\', "/")
 }
 
-/// Keys already loaded by strict mappers, where hand-written records must not repeat.
-type Seen = HashMap<Vec<String>, String>;
+/// One file to read, and the hash it had when loaded, if the ledger knows it.
+struct Job {
+    file: RawFile,
+    known_hash: Option<String>,
+}
+
+/// What a worker hands the writer, in file order.
+enum Item {
+    Record(Box<Rec>),
+    Reject(Box<Reject>),
+    /// Nothing of the file can be read (bad JSON, YAML, UTF-8, or no record list).
+    FileProblem(Diagnostic),
+    /// The last item of every file. `hash` is empty when the file could not be read.
+    Done {
+        hash: String,
+        unchanged: bool,
+        empty: bool,
+    },
+}
+
+/// A mapped record.
+struct Rec {
+    row: Vec<Value>,
+    children: Vec<Vec<Vec<Value>>>,
+    /// Where the record is, for the database's refusals.
+    at: Location,
+    /// Strict (hand-written) sources: its key, for the check that no key repeats.
+    strict: Option<Strict>,
+}
+
+struct Strict {
+    key: Vec<String>,
+    /// `file:line:column` of the record.
+    here: String,
+    rejected: Rejected,
+}
+
+/// A record that cannot be loaded: what to tell, and what to keep of it.
+struct Reject {
+    diagnostics: Vec<Diagnostic>,
+    rejected: Rejected,
+    /// Strict sources: the key, when it could be read, so a repeat is reported too.
+    strict: Option<Strict>,
+}
 
 /// Loads every raw file of `mapper`'s source through `load` (or only checks them when `load` is
 /// `None`). Problems are collected; the caller decides whether to commit.
@@ -113,6 +253,7 @@ pub fn load_source(
     mapper: &Mapper,
     root: &Path,
     mut load: Option<&mut (dyn Load + '_)>,
+    opts: &Options,
     problems: &mut Problems,
 ) -> anyhow::Result<SourceStats> {
     let dir = root.join("raw_data").join(&mapper.source);
@@ -120,146 +261,50 @@ pub fn load_source(
         source: mapper.source.clone(),
         ..Default::default()
     };
-    let mut seen = Seen::new();
-    let mut mapped = Mapped::default();
-    let mut errors = Vec::new();
-    let mut skipped = Vec::new();
-    // The keys loaded from a complete source: every other row of its table goes.
-    let mut kept: Vec<Vec<Value>> = Vec::new();
-    for (path, file) in raw_files(&dir, root, problems, &mut skipped) {
-        stats.files += 1;
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) => {
-                problems.push(
-                    Diagnostic::new(format!("cannot read the file: {e}")).at(Location::file(&file)),
-                );
-                continue;
-            }
-        };
-        let text = match String::from_utf8(bytes) {
-            Ok(t) => t,
-            Err(e) => {
-                let offset = e.utf8_error().valid_up_to();
-                let (line, column) = line_col(e.as_bytes(), offset);
-                problems.push(
-                    Diagnostic::new("the file is not valid UTF-8")
-                        .at(Location::at(&file, line, column))
-                        .hint("save the file as UTF-8"),
-                );
-                continue;
-            }
-        };
-        if text.trim().is_empty() {
-            continue;
+    let files = raw_files(&dir, root, problems, &mut stats.skipped);
+    let (jobs, gone) = match load.as_deref_mut() {
+        Some(l) => plan(mapper, files, l, opts, &mut stats.tally)?,
+        None => (
+            files
+                .into_iter()
+                .map(|file| Job {
+                    file,
+                    known_hash: None,
+                })
+                .collect(),
+            Vec::new(),
+        ),
+    };
+    let mut progress = Progress::new(
+        opts.progress,
+        &mapper.source,
+        jobs.len(),
+        jobs.iter().map(|j| j.file.size.max(0) as u64).sum(),
+    );
+    let mut writer = Writer {
+        mapper,
+        load: load.as_deref_mut(),
+        opts,
+        problems,
+        stats: &mut stats,
+        seen: HashMap::new(),
+        kept: Vec::new(),
+    };
+    pipeline(mapper, jobs, opts.jobs, &mut |job, item| {
+        if let Item::Done { .. } = item {
+            progress.file_done(job.size.max(0) as u64, writer.stats.tally.records_read);
         }
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-        let mut file_ctx = FileCtx {
-            mapper,
-            file: &file,
-            spans: None,
-            line: None,
-            seen: &mut seen,
-        };
-        let mut each =
-            |value: &Json, ctx: &mut FileCtx, problems: &mut Problems| -> anyhow::Result<()> {
-                for_each_record(
-                    value,
-                    ctx,
-                    problems,
-                    &mut |ctx, page, record, pointer, index, problems| {
-                        stats.records += 1;
-                        errors.clear();
-                        mapper.map(page, record, index, &mut mapped, &mut errors);
-                        if mapper.strict {
-                            ctx.check_unique(&mapped.row, pointer, &mut errors);
-                        }
-                        if !errors.is_empty() {
-                            for e in errors.drain(..) {
-                                problems.push(ctx.diagnostic(pointer, e));
-                            }
-                            return Ok(());
-                        }
-                        if problems.list.is_empty()
-                            && let Some(load) = load.as_deref_mut()
-                        {
-                            if mapper.complete {
-                                kept.push(
-                                    mapper
-                                        .spec
-                                        .key
-                                        .iter()
-                                        .map(|&k| mapped.row[k].clone())
-                                        .collect(),
-                                );
-                            }
-                            // The database refusing a record (a constraint mapping cannot see) is
-                            // still the data's problem: say which record.
-                            if let Err(e) = load.write(
-                                &mapper.spec,
-                                &mapped.row,
-                                &mapper.child_specs,
-                                &mapped.children,
-                            ) {
-                                let mut d = ctx.diagnostic(
-                                pointer,
-                                RecordError {
-                                    pointer: String::new(),
-                                    at_key: false,
-                                    field: "(the record)".into(),
-                                    message: format!("the database refused it: {e:#}"),
-                                    hint: Some(
-                                        "fix the record, or the table's constraints in schemas/"
-                                            .into(),
-                                    ),
-                                },
-                            );
-                                d.field = None;
-                                problems.push(d);
-                            }
-                        }
-                        Ok(())
-                    },
-                )
-            };
-        match ext {
-            "json" => match serde_json::from_str::<Json>(&text) {
-                Ok(v) => each(&v, &mut file_ctx, problems)?,
-                Err(e) => problems.push(json_error(&file, &e, 0)),
-            },
-            "jsonl" | "ndjson" => {
-                for (i, line) in text.lines().enumerate() {
-                    if line.trim().is_empty() {
-                        continue;
-                    }
-                    match serde_json::from_str::<Json>(line) {
-                        Ok(v) => {
-                            file_ctx.line = Some(i + 1);
-                            each(&v, &mut file_ctx, problems)?;
-                        }
-                        Err(e) => problems.push(json_error(&file, &e, i)),
-                    }
-                }
-            }
-            _ => match yaml::parse(&text) {
-                Ok((v, spans)) => {
-                    file_ctx.spans = Some(spans);
-                    each(&v, &mut file_ctx, problems)?;
-                }
-                Err(e) => problems.push(
-                    Diagnostic::new(format!("invalid YAML: {}", e.message))
-                        .at(Location::at(&file, e.line, e.column)),
-                ),
-            },
-        }
-    }
+        writer.take(job, item)
+    })?;
+    progress.finish();
+    let kept = std::mem::take(&mut writer.kept);
     if let Some(load) = load.filter(|_| problems.list.is_empty()) {
         match load.flush() {
             Ok(counts) => {
-                stats.written = counts.written;
-                stats.superseded = counts.superseded;
+                stats.tally.loaded = counts.written;
+                stats.tally.superseded = counts.superseded;
                 if mapper.complete {
-                    stats.removed = load.retain(&mapper.spec, &mapper.child_specs, &kept)?;
+                    stats.tally.removed = load.retain(&mapper.spec, &mapper.child_specs, &kept)?;
                 }
             }
             // An engine that writes in batches finds a refused row only here.
@@ -269,9 +314,494 @@ pub fn load_source(
                     .hint("fix the records, or the table's constraints in schemas/"),
             ),
         }
+        for file in &gone {
+            bookkeeping::file_gone(load, &mapper.source, file)?;
+        }
     }
-    stats.skipped = skipped;
     Ok(stats)
+}
+
+/// Which files to read: those the ledger does not know as loaded, by this mapper, unchanged.
+/// Also returns the ledger's files that are gone from the folder.
+fn plan(
+    mapper: &Mapper,
+    files: Vec<RawFile>,
+    load: &mut dyn Load,
+    opts: &Options,
+    tally: &mut Tally,
+) -> anyhow::Result<(Vec<Job>, Vec<String>)> {
+    let ledger = bookkeeping::files(load, &mapper.source)?;
+    let gone: Vec<String> = ledger
+        .keys()
+        .filter(|k| !files.iter().any(|f| &f.shown == *k))
+        .cloned()
+        .collect();
+    let usable = |f: &RawFile| -> Option<&FileEntry> {
+        ledger
+            .get(&f.shown)
+            .filter(|e| !opts.full && e.mapper == mapper.fingerprint)
+    };
+    let same = |f: &RawFile| {
+        usable(f).is_some_and(|e| {
+            e.size == f.size
+                && e.modified_ns == f.modified_ns
+                && e.recorded_ns - f.modified_ns > RACY_NS
+        })
+    };
+    // A complete source is all or nothing: its rows are the ones its files hold now.
+    if mapper.complete {
+        if gone.is_empty() && !opts.full && files.iter().all(same) {
+            tally.files_unchanged = files.len();
+            return Ok((Vec::new(), gone));
+        }
+        let jobs = files
+            .into_iter()
+            .map(|file| Job {
+                file,
+                known_hash: None,
+            })
+            .collect();
+        return Ok((jobs, gone));
+    }
+    let mut jobs = Vec::new();
+    for file in files {
+        if same(&file) {
+            tally.files_unchanged += 1;
+            continue;
+        }
+        let known_hash = usable(&file).map(|e| e.hash.clone());
+        jobs.push(Job { file, known_hash });
+    }
+    Ok((jobs, gone))
+}
+
+/// Reads `jobs` on `threads` workers (inline when 1) and hands every item to `take`, file by file
+/// in the jobs' order. At most a few files per worker are in flight.
+fn pipeline(
+    mapper: &Mapper,
+    jobs: Vec<Job>,
+    threads: usize,
+    take: &mut dyn FnMut(&RawFile, Item) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    if threads <= 1 || jobs.len() <= 1 {
+        for job in &jobs {
+            let mut result = Ok(());
+            read_file(mapper, job, &mut |item| {
+                if result.is_ok() {
+                    result = take(&job.file, item);
+                }
+            });
+            result?;
+        }
+        return Ok(());
+    }
+    let window = threads * 4;
+    type Work = (Job, mpsc::SyncSender<Vec<Item>>);
+    let (job_tx, job_rx) = mpsc::sync_channel::<Work>(window);
+    let job_rx = Mutex::new(job_rx);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let job_rx = &job_rx;
+            scope.spawn(move || {
+                loop {
+                    let next = job_rx
+                        .lock()
+                        .map_err(|_| ())
+                        .and_then(|r| r.recv().map_err(|_| ()));
+                    let Ok((job, out)) = next else { break };
+                    let mut chunk = Vec::with_capacity(CHUNK);
+                    read_file(mapper, &job, &mut |item| {
+                        chunk.push(item);
+                        if chunk.len() >= CHUNK {
+                            let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                            // A closed channel means the writer gave up; the job ends quietly.
+                            let _ = out.send(full);
+                        }
+                    });
+                    let _ = out.send(chunk);
+                }
+            });
+        }
+        let mut pending: VecDeque<(RawFile, Receiver<Vec<Item>>)> = VecDeque::new();
+        let mut drain = |file: RawFile, rx: Receiver<Vec<Item>>| -> anyhow::Result<()> {
+            let mut done = false;
+            for chunk in rx {
+                for item in chunk {
+                    done |= matches!(item, Item::Done { .. });
+                    take(&file, item)?;
+                }
+            }
+            anyhow::ensure!(done, "reading `{}` stopped before its end", file.shown);
+            Ok(())
+        };
+        for job in jobs {
+            let (tx, rx) = mpsc::sync_channel(2);
+            let file = job.file.clone();
+            job_tx
+                .send((job, tx))
+                .map_err(|_| anyhow::anyhow!("the reading threads stopped"))?;
+            pending.push_back((file, rx));
+            if pending.len() >= window
+                && let Some((file, rx)) = pending.pop_front()
+            {
+                drain(file, rx)?;
+            }
+        }
+        drop(job_tx);
+        while let Some((file, rx)) = pending.pop_front() {
+            drain(file, rx)?;
+        }
+        Ok(())
+    })
+}
+
+/// The writer: takes items in file order, writes records, keeps the books.
+struct Writer<'a, 'l> {
+    mapper: &'a Mapper,
+    load: Option<&'a mut (dyn Load + 'l)>,
+    opts: &'a Options,
+    problems: &'a mut Problems,
+    stats: &'a mut SourceStats,
+    /// Keys already loaded by a strict mapper, where hand-written records must not repeat.
+    seen: HashMap<Vec<String>, String>,
+    /// The keys loaded from a complete source: every other row of its table goes.
+    kept: Vec<Vec<Value>>,
+}
+
+/// Rejected records shown on stderr per source; the rest are in `weir_rejected`.
+const SHOWN_REJECTS: usize = 10;
+
+impl Writer<'_, '_> {
+    fn quarantine(&self) -> bool {
+        self.opts.on_error == OnError::Quarantine && self.load.is_some()
+    }
+
+    fn take(&mut self, file: &RawFile, item: Item) -> anyhow::Result<()> {
+        match item {
+            Item::Record(rec) => {
+                self.stats.tally.records_read += 1;
+                self.record(*rec)
+            }
+            Item::Reject(r) => {
+                self.stats.tally.records_read += 1;
+                let mut diagnostics = r.diagnostics;
+                if let Some(strict) = r.strict {
+                    let at = diagnostics[0]
+                        .location
+                        .clone()
+                        .unwrap_or_else(|| Location::file(&file.shown));
+                    if let Err(d) = self.unique(strict, at) {
+                        diagnostics.push(*d);
+                    }
+                }
+                self.reject(diagnostics, &r.rejected)
+            }
+            Item::FileProblem(d) => {
+                // A file nothing can be read from counts as one record, rejected.
+                self.stats.tally.records_read += 1;
+                let rejected = Rejected {
+                    file: file.shown.clone(),
+                    line: d.location.as_ref().and_then(|l| l.line),
+                    record: None,
+                    field: d.field.clone(),
+                    reason: d.message.clone(),
+                    raw: None,
+                };
+                self.reject(vec![d], &rejected)
+            }
+            Item::Done {
+                hash,
+                unchanged,
+                empty,
+            } => {
+                if unchanged {
+                    self.stats.tally.files_unchanged += 1;
+                } else {
+                    self.stats.tally.files += 1;
+                }
+                if empty {
+                    self.stats.empty.push(file.shown.clone());
+                }
+                // A file that could not be read is not remembered: the next run tries again.
+                if let Some(load) = self.load.as_deref_mut()
+                    && !hash.is_empty()
+                {
+                    let entry = FileEntry {
+                        size: file.size,
+                        modified_ns: file.modified_ns,
+                        hash,
+                        mapper: self.mapper.fingerprint.clone(),
+                        recorded_ns: nanos(SystemTime::now()),
+                    };
+                    bookkeeping::file_loaded(
+                        load,
+                        &self.mapper.source,
+                        &file.shown,
+                        &entry,
+                        self.opts.load_id,
+                        !unchanged,
+                    )?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Strict sources: a key may appear once. The first record with it is remembered.
+    fn unique(&mut self, strict: Strict, at: Location) -> Result<(), Box<Diagnostic>> {
+        let Some(first) = self.seen.get(&strict.key) else {
+            self.seen.insert(strict.key, strict.here);
+            return Ok(());
+        };
+        let names: Vec<&str> = self
+            .mapper
+            .spec
+            .key
+            .iter()
+            .map(|&k| self.mapper.spec.columns[k].as_str())
+            .collect();
+        Err(Box::new(
+            Diagnostic::new(format!(
+                "the same {} as the record at {first}",
+                names.join(" and ")
+            ))
+            .at(at)
+            .field(names.join(", "))
+            .hint("each record must appear once: merge the two, or correct one of them"),
+        ))
+    }
+
+    fn record(&mut self, rec: Rec) -> anyhow::Result<()> {
+        if let Some(mut strict) = rec.strict {
+            let rejected = std::mem::take(&mut strict.rejected);
+            if let Err(d) = self.unique(strict, rec.at.clone()) {
+                let rejected = Rejected {
+                    field: d.field.clone(),
+                    reason: d.message.clone(),
+                    ..rejected
+                };
+                return self.reject(vec![*d], &rejected);
+            }
+        }
+        if !self.problems.list.is_empty() {
+            return Ok(()); // Nothing will be committed; only look for more problems.
+        }
+        let Some(load) = self.load.as_deref_mut() else {
+            return Ok(());
+        };
+        if self.mapper.complete {
+            self.kept.push(
+                self.mapper
+                    .spec
+                    .key
+                    .iter()
+                    .map(|&k| rec.row[k].clone())
+                    .collect(),
+            );
+        }
+        // The database refusing a record (a constraint mapping cannot see) is still the data's
+        // problem: say which record. It stops the load in either mode: the record's rows may be
+        // half written.
+        if let Err(e) = load.write(
+            &self.mapper.spec,
+            &rec.row,
+            &self.mapper.child_specs,
+            &rec.children,
+        ) {
+            self.problems.push(
+                Diagnostic::new(format!("the database refused it: {e:#}"))
+                    .at(rec.at)
+                    .hint("fix the record, or the table's constraints in schemas/"),
+            );
+        }
+        Ok(())
+    }
+
+    fn reject(&mut self, diagnostics: Vec<Diagnostic>, rejected: &Rejected) -> anyhow::Result<()> {
+        if !self.quarantine() {
+            for d in diagnostics {
+                self.problems.push(d);
+            }
+            return Ok(());
+        }
+        self.stats.tally.rejected += 1;
+        for d in diagnostics {
+            if self.stats.rejected.len() < SHOWN_REJECTS {
+                self.stats.rejected.push(d);
+            }
+        }
+        if let Some(load) = self.load.as_deref_mut() {
+            bookkeeping::reject(load, self.opts.load_id, &self.mapper.source, rejected)?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads, parses and maps one file, handing over every record, problem, and at the end `Done`.
+fn read_file(mapper: &Mapper, job: &Job, emit: &mut dyn FnMut(Item)) {
+    let file = &job.file.shown;
+    let bytes = match std::fs::read(&job.file.path) {
+        Ok(b) => b,
+        Err(e) => {
+            emit(Item::FileProblem(
+                Diagnostic::new(format!("cannot read the file: {e}"))
+                    .at(Location::file(file))
+                    .hint("check that the file is readable by this user"),
+            ));
+            emit(Item::Done {
+                hash: String::new(),
+                unchanged: false,
+                empty: false,
+            });
+            return;
+        }
+    };
+    let hash = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&bytes));
+    if job.known_hash.as_deref() == Some(hash.as_str()) {
+        emit(Item::Done {
+            hash,
+            unchanged: true,
+            empty: false,
+        });
+        return;
+    }
+    let empty = parse_file(mapper, &job.file, bytes, emit);
+    emit(Item::Done {
+        hash,
+        unchanged: false,
+        empty,
+    });
+}
+
+/// A strict source's record key, unless part of it is missing (reported as such already).
+fn strict_key(
+    mapper: &Mapper,
+    row: &[Value],
+    ctx: &FileCtx,
+    pointer: &str,
+    record: &Json,
+) -> Option<Strict> {
+    let key = &mapper.spec.key;
+    if !mapper.strict
+        || key
+            .iter()
+            .any(|&k| row.get(k).is_none_or(|v| *v == Value::Null))
+    {
+        return None;
+    }
+    Some(Strict {
+        key: key.iter().map(|&k| format!("{:?}", row[k])).collect(),
+        here: ctx.here(pointer),
+        rejected: ctx.rejected(pointer, record),
+    })
+}
+
+/// Parses a file's bytes and maps its records; says whether the file held nothing at all.
+fn parse_file(mapper: &Mapper, raw: &RawFile, bytes: Vec<u8>, emit: &mut dyn FnMut(Item)) -> bool {
+    let file = raw.shown.as_str();
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let offset = e.utf8_error().valid_up_to();
+            let (line, column) = line_col(e.as_bytes(), offset);
+            emit(Item::FileProblem(
+                Diagnostic::new("the file is not valid UTF-8")
+                    .at(Location::at(file, line, column))
+                    .hint("save the file as UTF-8"),
+            ));
+            return false;
+        }
+    };
+    if text.trim().is_empty() {
+        return true;
+    }
+    let ext = raw.path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let mut ctx = FileCtx {
+        mapper,
+        file,
+        spans: None,
+        line: None,
+    };
+    let mut mapped = Mapped::default();
+    let mut errors = Vec::new();
+    let mut each = |value: &Json, ctx: &mut FileCtx, emit: &mut dyn FnMut(Item)| {
+        for_each_record(
+            value,
+            ctx,
+            emit,
+            &mut |ctx, page, record, pointer, index, emit| {
+                errors.clear();
+                mapper.map(page, record, index, &mut mapped, &mut errors);
+                if !errors.is_empty() {
+                    let diagnostics: Vec<Diagnostic> = errors
+                        .drain(..)
+                        .map(|e| ctx.diagnostic(pointer, e))
+                        .collect();
+                    let rejected = Rejected {
+                        field: Some(
+                            diagnostics
+                                .iter()
+                                .filter_map(|d| d.field.clone())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        )
+                        .filter(|f| !f.is_empty()),
+                        reason: diagnostics
+                            .iter()
+                            .map(|d| d.message.as_str())
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                        ..ctx.rejected(pointer, record)
+                    };
+                    emit(Item::Reject(Box::new(Reject {
+                        diagnostics,
+                        rejected,
+                        strict: strict_key(mapper, &mapped.row, ctx, pointer, record),
+                    })));
+                    return;
+                }
+                let strict = strict_key(mapper, &mapped.row, ctx, pointer, record);
+                emit(Item::Record(Box::new(Rec {
+                    row: std::mem::take(&mut mapped.row),
+                    children: std::mem::take(&mut mapped.children),
+                    at: ctx.record_location(pointer),
+                    strict,
+                })));
+            },
+        );
+    };
+    match ext {
+        "json" => match serde_json::from_str::<Json>(&text) {
+            Ok(v) => each(&v, &mut ctx, emit),
+            Err(e) => emit(Item::FileProblem(json_error(file, &e, 0))),
+        },
+        "jsonl" | "ndjson" => {
+            for (i, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                match serde_json::from_str::<Json>(line) {
+                    Ok(v) => {
+                        ctx.line = Some(i + 1);
+                        each(&v, &mut ctx, emit);
+                    }
+                    // One bad line is one bad record; the other lines still count.
+                    Err(e) => emit(Item::FileProblem(json_error(file, &e, i))),
+                }
+            }
+        }
+        _ => match yaml::parse(&text) {
+            Ok((v, spans)) => {
+                ctx.spans = Some(spans);
+                each(&v, &mut ctx, emit);
+            }
+            Err(e) => emit(Item::FileProblem(
+                Diagnostic::new(format!("invalid YAML: {}", e.message))
+                    .at(Location::at(file, e.line, e.column)),
+            )),
+        },
+    }
+    false
 }
 
 fn line_col(bytes: &[u8], offset: usize) -> (usize, usize) {
@@ -300,7 +830,6 @@ struct FileCtx<'a> {
     spans: Option<Spans>,
     /// The line of the current JSONL value.
     line: Option<usize>,
-    seen: &'a mut Seen,
 }
 
 impl FileCtx<'_> {
@@ -332,57 +861,48 @@ impl FileCtx<'_> {
         d
     }
 
-    fn check_unique(&mut self, row: &[Value], pointer: &str, errors: &mut Vec<RecordError>) {
-        if self.mapper.spec.key.iter().any(|&k| row[k] == Value::Null) {
-            return; // Already reported as a missing key.
-        }
-        let key: Vec<String> = self
-            .mapper
-            .spec
-            .key
-            .iter()
-            .map(|&k| format!("{:?}", row[k]))
-            .collect();
-        let here = match &self.spans {
-            Some(s) => match s.nearest(pointer) {
-                Some((l, c)) => format!("{}:{l}:{c}", self.file),
-                None => self.file.to_string(),
+    /// Where the record at `pointer` starts, as exactly as the file allows.
+    fn record_location(&self, pointer: &str) -> Location {
+        match self.spans.as_ref().and_then(|s| s.nearest(pointer)) {
+            Some((l, c)) => Location::at(self.file, l, c),
+            None => Location {
+                line: self.line,
+                record: (self.line.is_none() && !pointer.is_empty())
+                    .then(|| format!("record {pointer}")),
+                ..Location::file(self.file)
             },
+        }
+    }
+
+    /// `file:line:column` of the record, for "the same key as the record at …".
+    fn here(&self, pointer: &str) -> String {
+        match self.spans.as_ref().and_then(|s| s.nearest(pointer)) {
+            Some((l, c)) => format!("{}:{l}:{c}", self.file),
             None => self.file.to_string(),
+        }
+    }
+
+    /// The record as `weir_rejected` keeps it; field and reason are filled by the caller.
+    fn rejected(&self, pointer: &str, record: &Json) -> Rejected {
+        let line = match &self.spans {
+            Some(s) => s.nearest(pointer).map(|(l, _)| l),
+            None => self.line,
         };
-        if let Some(first) = self.seen.get(&key) {
-            let names: Vec<&str> = self
-                .mapper
-                .spec
-                .key
-                .iter()
-                .map(|&k| self.mapper.spec.columns[k].as_str())
-                .collect();
-            errors.push(RecordError {
-                pointer: String::new(),
-                at_key: false,
-                field: names.join(", "),
-                message: format!("the same {} as the record at {first}", names.join(" and ")),
-                hint: Some(
-                    "each record must appear once: merge the two, or correct one of them".into(),
-                ),
-            });
-        } else {
-            self.seen.insert(key, here);
+        Rejected {
+            file: self.file.to_string(),
+            line,
+            record: Some(pointer.to_string()).filter(|p| !p.is_empty()),
+            field: None,
+            reason: String::new(),
+            raw: serde_json::to_string(record).ok(),
         }
     }
 }
 
-type OnRecord<'f> =
-    dyn FnMut(&mut FileCtx, &Page, &Json, &str, usize, &mut Problems) -> anyhow::Result<()> + 'f;
+type OnRecord<'f> = dyn FnMut(&mut FileCtx, &Page, &Json, &str, usize, &mut dyn FnMut(Item)) + 'f;
 
 /// Unwraps a page envelope, finds the record list and calls `f` per record with its pointer.
-fn for_each_record(
-    value: &Json,
-    ctx: &mut FileCtx,
-    problems: &mut Problems,
-    f: &mut OnRecord,
-) -> anyhow::Result<()> {
+fn for_each_record(value: &Json, ctx: &mut FileCtx, emit: &mut dyn FnMut(Item), f: &mut OnRecord) {
     let file = ctx.file;
     let mut page = Page {
         file,
@@ -397,15 +917,15 @@ fn for_each_record(
             match map.get("body") {
                 Some(body) => (body, "/body".to_string()),
                 None => {
-                    problems.push(
+                    emit(Item::FileProblem(
                         Diagnostic::new("a weir page envelope has no `body`")
                             .at(Location {
                                 line: ctx.line,
                                 ..Location::file(file)
                             })
                             .hint("the vendor's response goes under `body`"),
-                    );
-                    return Ok(());
+                    ));
+                    return;
                 }
             }
         }
@@ -414,15 +934,15 @@ fn for_each_record(
     if let Some(ts) = page.fetched_at
         && let Err(e) = crate::mapper::convert::convert(Some(ts), &Conversion::Timestamp(None))
     {
-        problems.push(
+        emit(Item::FileProblem(
             Diagnostic::new(e.message)
                 .at(Location {
                     line: ctx.line,
                     ..Location::file(file)
                 })
                 .field("fetched_at"),
-        );
-        return Ok(());
+        ));
+        return;
     }
     let mut list = body;
     if let Some(path) = &ctx.mapper.records {
@@ -456,8 +976,8 @@ fn for_each_record(
                         "is this file in the right folder? Otherwise fix `records:` in {}",
                         ctx.mapper.file
                     ));
-                    problems.push(d);
-                    return Ok(());
+                    emit(Item::FileProblem(d));
+                    return;
                 }
             }
         }
@@ -467,11 +987,10 @@ fn for_each_record(
             for (i, item) in items.iter().enumerate() {
                 let mut p = pointer.clone();
                 push_pointer(&mut p, &i.to_string());
-                f(ctx, &page, item, &p, ctx.line.unwrap_or(i), problems)?;
+                f(ctx, &page, item, &p, ctx.line.unwrap_or(i), emit);
             }
         }
         Json::Null => {}
-        other => f(ctx, &page, other, &pointer, ctx.line.unwrap_or(0), problems)?,
+        other => f(ctx, &page, other, &pointer, ctx.line.unwrap_or(0), emit),
     }
-    Ok(())
 }

@@ -65,6 +65,15 @@ pub fn read(root: &Path, engine: &dyn Engine) -> Result<Schema, Vec<Diagnostic>>
         match engine.declared_tables(&script) {
             Ok(tables) => {
                 for t in tables.into_iter().skip(schema.tables.len()) {
+                    for name in std::iter::once(&t.name).chain(t.columns.iter().map(|c| &c.name)) {
+                        if let Some(why) = bad_name(name) {
+                            problems.push(
+                                Diagnostic::new(format!("`{name}` {why}"))
+                                    .at(Location::file(&shown))
+                                    .hint("name tables and columns with letters, digits and `_`, starting with a letter"),
+                            );
+                        }
+                    }
                     schema.tables.push(t);
                     schema.file_of.push(shown.clone());
                 }
@@ -94,6 +103,21 @@ pub fn read(root: &Path, engine: &dyn Engine) -> Result<Schema, Vec<Diagnostic>>
         Ok(schema)
     } else {
         Err(problems)
+    }
+}
+
+/// Why `name` is not a plain SQL identifier; every engine and every report can use a plain one.
+/// (Values never go into SQL text: they are bound parameters.)
+fn bad_name(name: &str) -> Option<&'static str> {
+    let mut chars = name.chars();
+    match chars.next() {
+        None => Some("is empty"),
+        Some(c) if !(c.is_ascii_alphabetic() || c == '_') => Some("does not start with a letter"),
+        _ if !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+            Some("holds characters other than letters, digits and `_`")
+        }
+        _ if name.len() > 63 => Some("is longer than 63 characters"),
+        _ => None,
     }
 }
 
@@ -161,6 +185,11 @@ pub fn ensure(
     }
     let created = create.len();
     if created > 0 {
+        // A new or rebuilt table is empty: every raw file must load again. The ledger goes
+        // first, so a crash in between costs a full reload, never a table left empty.
+        let mut load = engine.begin_load()?;
+        crate::bookkeeping::forget_files(load.as_mut())?;
+        load.commit()?;
         engine.apply_schema(&drop, &create)?;
     }
     Ok(created)

@@ -1,14 +1,16 @@
 //! `weir run-etl [SOURCE...]`: loads raw_data/<SOURCE>/ through mappers/<SOURCE>.yaml into the
 //! database, in one transaction: every record is written, or, on any problem, nothing is.
 
+use crate::bookkeeping::{self, LoadRow, Tally};
+use crate::cli::EtlArgs;
 use crate::engine::Engine;
 use crate::error::{Diagnostic, Error, Location, Result, did_you_mean};
-use crate::load::{self, Problems, SourceStats};
+use crate::load::{self, OnError, Options, Problems, SourceStats};
 use crate::mapper::{self, Mapper};
 use crate::schema::Schema;
-use crate::settings::Settings;
+use crate::settings::{Settings, Verbosity};
 
-pub fn run(settings: &Settings, sources: &[String]) -> Result<()> {
+pub fn run(settings: &Settings, sources: &[String], args: &EtlArgs) -> Result<()> {
     let (mut engine, schema) = super::open(settings)?;
     super::initialize::apply(settings, engine.as_mut(), &schema, false)?;
     let mut sources = sources.to_vec();
@@ -17,7 +19,19 @@ pub fn run(settings: &Settings, sources: &[String]) -> Result<()> {
     {
         sources.push(dir);
     }
-    etl(settings, engine.as_mut(), &schema, &sources)
+    let rejected = etl(settings, engine.as_mut(), &schema, &sources, args)?;
+    partial(rejected)
+}
+
+/// A quarantine run that set records aside ends with its own exit code (3).
+pub(crate) fn partial(rejected: usize) -> Result<()> {
+    if rejected > 0 {
+        Err(Error::Partial(format!(
+            "{rejected} records were set aside; the rest is loaded"
+        )))
+    } else {
+        Ok(())
+    }
 }
 
 /// The sources to load: the named ones, or every folder in raw_data/.
@@ -113,53 +127,173 @@ pub(crate) fn mappers(
     }
 }
 
-/// Loads `sources` (all when empty) in one transaction.
+/// Loads `sources` (all when empty) in one transaction, with the run's books kept in the same
+/// transaction. Returns how many records were set aside (quarantine).
 pub(crate) fn etl(
     settings: &Settings,
     engine: &mut dyn Engine,
     schema: &Schema,
     sources: &[String],
-) -> Result<()> {
+    args: &EtlArgs,
+) -> Result<usize> {
     let sources = pick_sources(settings, sources)?;
     let mappers = mappers(settings, schema, &sources)?;
+    let started = now();
     let mut problems = Problems::default();
     let mut stats: Vec<SourceStats> = Vec::new();
+    let mut opts = Options {
+        on_error: args.on_error,
+        jobs: args.jobs.map(usize::from).unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        }),
+        full: args.full,
+        load_id: 0,
+        progress: settings.verbosity >= Verbosity::Normal,
+    };
+    let engine_name = engine.kind().name();
     {
         let mut tx = engine.begin_load()?;
+        bookkeeping::ensure(tx.as_mut())?;
+        opts.load_id = bookkeeping::next_load_id(tx.as_mut())?;
         for m in &mappers {
             stats.push(load::load_source(
                 m,
                 &settings.root,
                 Some(tx.as_mut()),
+                &opts,
                 &mut problems,
             )?);
         }
-        if !problems.list.is_empty() {
+        if problems.list.is_empty() {
+            for s in &stats {
+                let t = &s.tally;
+                if t.records_read != t.loaded + t.rejected + t.superseded {
+                    return Err(Error::Internal(anyhow::anyhow!(
+                        "the books of `{}` do not balance: {} read, {} loaded, {} rejected, {} superseded; nothing was loaded",
+                        s.source,
+                        t.records_read,
+                        t.loaded,
+                        t.rejected,
+                        t.superseded
+                    )));
+                }
+            }
+            let (total, per_source) = totals(&stats);
+            let row = LoadRow {
+                id: opts.load_id,
+                started_at: &started,
+                ended_at: &now(),
+                engine: engine_name,
+                status: if total.rejected > 0 { "partial" } else { "ok" },
+                on_error: opts.on_error.name(),
+                total: &total,
+            };
+            bookkeeping::record_load(tx.as_mut(), &row, &per_source)?;
+            tx.commit()?;
+        } else {
             // Dropping the load rolls it back: the database stays exactly as it was.
             drop(tx);
+            let (total, per_source) = totals(&stats);
+            let row = LoadRow {
+                id: opts.load_id,
+                started_at: &started,
+                ended_at: &now(),
+                engine: engine_name,
+                status: "failed",
+                on_error: opts.on_error.name(),
+                total: &Tally {
+                    loaded: 0,
+                    superseded: 0,
+                    removed: 0,
+                    ..total
+                },
+            };
+            // The failed run is noted in its own small transaction; if even that fails (a full
+            // disk, say), the problems below are what matters.
+            let _ = record_failed(engine, &row, &per_source);
             let mut list = problems.into_diagnostics();
             list.push(Diagnostic::note(
                 "nothing was loaded; the database is unchanged",
             ));
+            if opts.on_error == OnError::Fail {
+                list.push(Diagnostic::note(
+                    "`--on-error quarantine` would set the bad records aside and load the rest",
+                ));
+            }
             return Err(Error::Problems(list));
         }
-        tx.commit()?;
     }
+    let mut rejected = 0;
     for s in &stats {
         for file in &s.skipped {
             settings.say(format!(
                 "warning: skipped `{file}`: raw files end in .json, .jsonl, .ndjson, .yaml or .yml"
             ));
         }
-        let removed = if s.removed > 0 {
-            format!(" {:>6} removed", s.removed)
-        } else {
-            String::new()
-        };
+        for file in &s.empty {
+            settings.say(format!("warning: skipped `{file}`: it is empty"));
+        }
+        for d in &s.rejected {
+            settings.say(format!("rejected: {d}"));
+        }
+        let t = &s.tally;
+        rejected += t.rejected;
+        let mut extra = String::new();
+        if t.rejected > 0 {
+            extra.push_str(&format!(" {:>6} rejected", t.rejected));
+        }
+        if t.removed > 0 {
+            extra.push_str(&format!(" {:>6} removed", t.removed));
+        }
+        if t.files_unchanged > 0 {
+            extra.push_str(&format!(" ({} files unchanged)", t.files_unchanged));
+        }
+        if t.files == 0 && t.files_unchanged > 0 && t.removed == 0 {
+            settings.say(format!(
+                "unchanged {:<25} {:>4} files",
+                s.source, t.files_unchanged
+            ));
+            continue;
+        }
         settings.say(format!(
-            "loaded {:<28} {:>4} files {:>7} records {:>7} written {:>6} superseded{removed}",
-            s.source, s.files, s.records, s.written, s.superseded
+            "loaded {:<28} {:>4} files {:>7} records {:>7} written {:>6} superseded{extra}",
+            s.source, t.files, t.records_read, t.loaded, t.superseded
         ));
     }
-    Ok(())
+    if rejected > 0 {
+        settings.say(format!(
+            "{rejected} records set aside in the table weir_rejected (load {}); fix them and run again",
+            opts.load_id
+        ));
+    }
+    Ok(rejected)
+}
+
+fn totals(stats: &[SourceStats]) -> (Tally, Vec<(String, Tally)>) {
+    let mut total = Tally::default();
+    for s in stats {
+        total.add(&s.tally);
+    }
+    let per_source = stats
+        .iter()
+        .map(|s| (s.source.clone(), s.tally.clone()))
+        .collect();
+    (total, per_source)
+}
+
+fn record_failed(
+    engine: &mut dyn Engine,
+    row: &LoadRow,
+    per_source: &[(String, Tally)],
+) -> anyhow::Result<()> {
+    let mut tx = engine.begin_load()?;
+    bookkeeping::ensure(tx.as_mut())?;
+    bookkeeping::record_load(tx.as_mut(), row, per_source)?;
+    tx.commit()
+}
+
+fn now() -> String {
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string())
 }

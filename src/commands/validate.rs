@@ -26,7 +26,10 @@ pub fn run(settings: &Settings) -> Result<()> {
     let mut data = Problems::default();
     let mut records = 0;
     for m in &mappers {
-        records += load::load_source(m, &settings.root, None, &mut data)?.records;
+        let opts = load::Options::default();
+        records += load::load_source(m, &settings.root, None, &opts, &mut data)?
+            .tally
+            .records_read;
     }
     problems.extend(data.into_diagnostics());
     let reports = report::list(&settings.root, settings.engine.name())?;

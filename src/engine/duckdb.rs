@@ -274,6 +274,10 @@ struct DuckLoad<'c> {
     open: bool,
 }
 
+fn key_names(spec: &WriteSpec) -> Vec<String> {
+    spec.key.iter().map(|&k| spec.columns[k].clone()).collect()
+}
+
 fn cols(names: &[String], prefix: &str) -> String {
     names
         .iter()
@@ -288,10 +292,15 @@ impl<'c> DuckLoad<'c> {
             return Ok(i);
         }
         let name = format!("weir_stage_{}", self.stages.len());
+        let key = key_names(spec);
         self.conn.execute_batch(&format!(
-            "CREATE TABLE {} AS SELECT {}, CAST(0 AS BIGINT) AS _weir_seq FROM {} LIMIT 0",
+            "CREATE TABLE {} AS SELECT {}, CAST(0 AS BIGINT) AS _weir_seq FROM {} LIMIT 0;\n\
+             CREATE TABLE {} AS SELECT {} FROM {} LIMIT 0;",
             quote(&name),
             cols(&spec.columns, ""),
+            quote(&spec.table),
+            quote(&format!("{name}_keys")),
+            cols(&key, ""),
             quote(&spec.table)
         ))?;
         let mut children = Vec::new();
@@ -406,7 +415,24 @@ impl<'c> DuckLoad<'c> {
         conn.execute_batch(&sql)
             .with_context(|| format!("cannot merge the rows of `{}`", spec.table))?;
         let written: i64 = conn.query_row("SELECT count(*) FROM weir_win", [], |r| r.get(0))?;
-        let mut cleanup = format!("DROP TABLE weir_win;\nDELETE FROM {staged};\n");
+        // Keys already written by an earlier batch of this load: the record written then is
+        // superseded now, so the counts are final outcomes, as on SQLite.
+        let keys = quote(&format!("{}_keys", stage.name));
+        let same: Vec<String> = key.iter().map(|k| format!("k.{k} = w.{k}")).collect();
+        let replaced: i64 = conn.query_row(
+            &format!(
+                "SELECT count(*) FROM weir_win w WHERE EXISTS (SELECT 1 FROM {keys} k WHERE {})",
+                same.join(" AND ")
+            ),
+            [],
+            |r| r.get(0),
+        )?;
+        let mut cleanup = format!(
+            "INSERT INTO {keys} SELECT {} FROM weir_win w WHERE NOT EXISTS (SELECT 1 FROM {keys} k WHERE {});\n\
+             DROP TABLE weir_win;\nDELETE FROM {staged};\n",
+            cols(&key_names(spec), "w."),
+            same.join(" AND ")
+        );
         for j in 0..stage.child_specs.len() {
             cleanup.push_str(&format!(
                 "DELETE FROM {};\n",
@@ -415,8 +441,9 @@ impl<'c> DuckLoad<'c> {
         }
         conn.execute_batch(&cleanup)?;
         let written = usize::try_from(written).unwrap_or(0);
-        self.counts.written += written;
-        self.counts.superseded += stage.pending - written;
+        let replaced = usize::try_from(replaced).unwrap_or(0);
+        self.counts.written += written - replaced;
+        self.counts.superseded += stage.pending - written + replaced;
         stage.pending = 0;
         Ok(())
     }
@@ -488,11 +515,34 @@ impl Load for DuckLoad<'_> {
         Ok(std::mem::take(&mut self.counts))
     }
 
+    fn execute(&mut self, sql: &str, params: &[Value]) -> anyhow::Result<usize> {
+        Ok(self
+            .conn
+            .prepare_cached(sql)?
+            .execute(duckdb::params_from_iter(params))?)
+    }
+
+    fn select(&mut self, sql: &str, params: &[Value]) -> anyhow::Result<Vec<Vec<Value>>> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let mut rows = stmt.query(duckdb::params_from_iter(params))?;
+        let n = rows.as_ref().map_or(0, |s| s.column_count());
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let mut values = Vec::with_capacity(n);
+            for i in 0..n {
+                values.push(from_duckdb(row.get_ref(i)?).map_err(anyhow::Error::msg)?);
+            }
+            out.push(values);
+        }
+        Ok(out)
+    }
+
     fn commit(mut self: Box<Self>) -> anyhow::Result<()> {
         self.flush()?;
         let mut names: Vec<String> = Vec::new();
         for s in &self.stages {
             names.push(s.name.clone());
+            names.push(format!("{}_keys", s.name));
             names.extend((0..s.children.len()).map(|j| format!("{}_{j}", s.name)));
         }
         // Appenders hold the staging tables open; close them before dropping the tables.

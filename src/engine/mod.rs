@@ -140,9 +140,11 @@ impl ChildSpec {
 /// What became of the records written since the last flush.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
-    /// Records whose row was inserted, or replaced an older or equal stored version.
+    /// Records whose row is stored at the end of the load: inserted, or replaced an older or
+    /// equal stored version and was not itself replaced later in the same load.
     pub written: usize,
-    /// Records that lost to a newer version; nothing of them was stored.
+    /// Records that lost to a newer version, stored or loaded in the same load (or to a later
+    /// record of equal version); nothing of them remains.
     pub superseded: usize,
 }
 
@@ -319,6 +321,13 @@ pub trait Load {
         child_specs: &[ChildSpec],
         keys: &[Vec<Value>],
     ) -> anyhow::Result<usize>;
+
+    /// Runs one bookkeeping statement (weir's own `weir_*` tables) inside the load; returns the
+    /// number of rows it changed.
+    fn execute(&mut self, sql: &str, params: &[Value]) -> anyhow::Result<usize>;
+
+    /// Reads bookkeeping rows inside the load.
+    fn select(&mut self, sql: &str, params: &[Value]) -> anyhow::Result<Vec<Vec<Value>>>;
 
     fn commit(self: Box<Self>) -> anyhow::Result<()>;
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use rusqlite::ToSql;
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{Connection, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use super::{
     ChildSpec, Column, Counts, Engine, Kind, Load, QueryError, RowSink, SqlError, Table, Value,
@@ -85,6 +85,16 @@ fn sql_error(e: rusqlite::Error) -> SqlError {
     }
 }
 
+fn value(v: ValueRef<'_>) -> Value {
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Integer(i),
+        ValueRef::Real(f) => Value::Real(f),
+        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::Text(String::from_utf8_lossy(b).into_owned()),
+    }
+}
+
 impl ToSql for Value {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
         Ok(ToSqlOutput::Borrowed(match self {
@@ -152,6 +162,7 @@ impl Engine for Sqlite {
             tx,
             sql: HashMap::new(),
             counts: Counts::default(),
+            written: HashMap::new(),
         }))
     }
 
@@ -175,13 +186,7 @@ impl Engine for Sqlite {
         while let Some(row) = rows.next().map_err(sql_err)? {
             values.clear();
             for i in 0..names.len() {
-                values.push(match row.get_ref(i).map_err(sql_err)? {
-                    ValueRef::Null => Value::Null,
-                    ValueRef::Integer(i) => Value::Integer(i),
-                    ValueRef::Real(f) => Value::Real(f),
-                    ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
-                    ValueRef::Blob(b) => Value::Text(String::from_utf8_lossy(b).into_owned()),
-                });
+                values.push(value(row.get_ref(i).map_err(sql_err)?));
             }
             sink.row(&values).map_err(QueryError::Sink)?;
         }
@@ -194,9 +199,14 @@ struct SqliteLoad<'c> {
     /// The statements of each top table, built once per load rather than once per row.
     sql: HashMap<usize, Statements>,
     counts: Counts,
+    /// Per writer (`WriteSpec::id`), a bit per rowid written in this load: a record that
+    /// replaces one loaded earlier in the same load makes that one superseded, so the counts
+    /// are final outcomes. A bit per row keeps this flat: 125 KB per million rows.
+    written: HashMap<usize, Vec<u64>>,
 }
 
 struct Statements {
+    /// Returns the rowid of the row it wrote, none when the stored version was newer.
     upsert: String,
     /// (delete the stored set, insert a row) per child table.
     children: Vec<(String, String)>,
@@ -260,7 +270,20 @@ fn upsert_sql(spec: &WriteSpec) -> String {
             t = quote(&spec.table)
         ));
     }
+    sql.push_str(" RETURNING rowid");
     sql
+}
+
+/// Sets bit `i`; says whether it was set already.
+fn test_and_set(bits: &mut Vec<u64>, i: i64) -> bool {
+    let i = usize::try_from(i).unwrap_or(0);
+    let (word, bit) = (i / 64, 1u64 << (i % 64));
+    if bits.len() <= word {
+        bits.resize(word + 1, 0);
+    }
+    let was = bits[word] & bit != 0;
+    bits[word] |= bit;
+    was
 }
 
 impl Load for SqliteLoad<'_> {
@@ -275,15 +298,19 @@ impl Load for SqliteLoad<'_> {
             .sql
             .entry(spec.id)
             .or_insert_with(|| Statements::new(spec, child_specs));
-        let changed = self
+        let rowid: Option<i64> = self
             .tx
             .prepare_cached(&sql.upsert)?
-            .execute(params_from_iter(row))
+            .query_row(params_from_iter(row), |r| r.get(0))
+            .optional()
             .with_context(|| format!("cannot write a row of `{}`", spec.table))?;
-        if changed == 0 {
+        let Some(rowid) = rowid else {
             self.counts.superseded += 1;
             return Ok(());
-        }
+        };
+        // A record that replaces one loaded earlier in this load: that one is superseded, and
+        // this one takes its place among the written.
+        let replaced = test_and_set(self.written.entry(spec.id).or_default(), rowid);
         for ((child, rows), (delete, insert)) in child_specs.iter().zip(children).zip(&sql.children)
         {
             self.tx
@@ -295,7 +322,11 @@ impl Load for SqliteLoad<'_> {
                     .with_context(|| format!("cannot write a row of `{}`", child.spec.table))?;
             }
         }
-        self.counts.written += 1;
+        if replaced {
+            self.counts.superseded += 1;
+        } else {
+            self.counts.written += 1;
+        }
         Ok(())
     }
 
@@ -324,6 +355,28 @@ impl Load for SqliteLoad<'_> {
 
     fn flush(&mut self) -> anyhow::Result<Counts> {
         Ok(std::mem::take(&mut self.counts))
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Value]) -> anyhow::Result<usize> {
+        Ok(self
+            .tx
+            .prepare_cached(sql)?
+            .execute(params_from_iter(params))?)
+    }
+
+    fn select(&mut self, sql: &str, params: &[Value]) -> anyhow::Result<Vec<Vec<Value>>> {
+        let mut stmt = self.tx.prepare_cached(sql)?;
+        let n = stmt.column_count();
+        let mut rows = stmt.query(params_from_iter(params))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(
+                (0..n)
+                    .map(|i| row.get_ref(i).map(value))
+                    .collect::<rusqlite::Result<_>>()?,
+            );
+        }
+        Ok(out)
     }
 
     fn commit(self: Box<Self>) -> anyhow::Result<()> {

@@ -137,6 +137,10 @@ pub struct Mapper {
     pub child_columns: Vec<Vec<ColumnPlan>>,
     pub levels: Vec<Level>,
     pub known: KeyTree,
+    /// A hash of everything that decides the rows a record becomes: the mapper file, its
+    /// `one_of` lists, the tables it writes, and weir's version. Files loaded by a mapper with
+    /// another fingerprint load again.
+    pub fingerprint: String,
 }
 
 /// Reads and checks `file` (shown as `shown`) against `tables`. `schemas` is the folder that
@@ -167,7 +171,21 @@ pub fn load(
     };
     let mapper = p.mapper(source, &doc);
     if p.problems.is_empty() {
-        Ok(mapper.expect("a mapper is built whenever no problem was found"))
+        let mut mapper = mapper.expect("a mapper is built whenever no problem was found");
+        let mut seen = vec![env!("CARGO_PKG_VERSION").to_string(), text.clone()];
+        for (name, list) in &p.one_of_cache {
+            seen.push(format!("{name}\n{}", list.join("\n")));
+        }
+        for t in std::iter::once(&mapper.spec).chain(mapper.child_specs.iter().map(|c| &c.spec)) {
+            if let Some(table) = tables.iter().find(|x| x.name == t.table) {
+                seen.push(table.sql.clone());
+            }
+        }
+        mapper.fingerprint = format!(
+            "{:032x}",
+            xxhash_rust::xxh3::xxh3_128(seen.join("\u{0}").as_bytes())
+        );
+        Ok(mapper)
     } else {
         Err(p.problems)
     }
@@ -697,6 +715,7 @@ impl Parser<'_> {
             child_columns,
             levels,
             known,
+            fingerprint: String::new(),
         })
     }
 

@@ -90,6 +90,7 @@ fn invalid_utf8_and_empty_files() {
     error: raw_data/pagerduty_teams/b.json:2:2: the file is not valid UTF-8
       hint: save the file as UTF-8
     note: nothing was loaded; the database is unchanged
+    note: `--on-error quarantine` would set the bad records aside and load the rest
     ");
 }
 

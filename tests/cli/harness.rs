@@ -197,7 +197,7 @@ impl Project {
         let conn = duckdb::Connection::open(self.path(db)).unwrap();
         let mut names: Vec<String> = conn
             .prepare(
-                "SELECT table_name FROM duckdb_tables() WHERE NOT temporary ORDER BY table_name",
+                "SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND table_name NOT LIKE 'weir\\_%' ESCAPE '\\' ORDER BY table_name",
             )
             .unwrap()
             .query_map([], |r| r.get(0))
@@ -255,7 +255,7 @@ impl Project {
         )
         .unwrap();
         let mut names: Vec<String> = conn
-            .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'weir\\_%' ESCAPE '\\' ORDER BY name")
             .unwrap()
             .query_map([], |r| r.get(0))
             .unwrap()

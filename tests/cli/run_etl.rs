@@ -153,6 +153,7 @@ fn a_bad_record_loads_nothing() {
         error: raw_data/tickets/c.json: body.tickets[0].tags: expected a list, found text
           hint: fix the value, or the `each: tags` in mappers/tickets.yaml
         note: nothing was loaded; the database is unchanged
+        note: `--on-error quarantine` would set the bad records aside and load the rest
         3 problems
         ");
         }

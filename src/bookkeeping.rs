@@ -1,0 +1,254 @@
+//! weir's own tables in the warehouse, written in the same transaction as the data they describe,
+//! so they can never disagree with it:
+//! - `weir_files`: the ledger of loaded raw files (size, modification time, content hash, and the
+//!   fingerprint of the mapper that loaded them); run-etl skips files it has loaded unchanged.
+//! - `weir_loads` / `weir_load_sources`: one row per run-etl (and per source of it) with its
+//!   accounting: records read = loaded + rejected + superseded.
+//! - `weir_rejected`: the records a `--on-error quarantine` run set aside, with why.
+//!
+//! The SQL is plain enough for every engine; names starting `weir_` are reserved for these.
+
+use std::collections::HashMap;
+
+use crate::engine::{Load, Value};
+
+const TABLES: &str = "\
+CREATE TABLE IF NOT EXISTS weir_files (
+  source TEXT NOT NULL, file TEXT NOT NULL, size BIGINT, modified_ns BIGINT, hash TEXT,
+  mapper TEXT, recorded_ns BIGINT, load_id BIGINT, PRIMARY KEY (source, file));
+CREATE TABLE IF NOT EXISTS weir_loads (
+  id BIGINT PRIMARY KEY, started_at TEXT, ended_at TEXT, weir_version TEXT, engine TEXT,
+  status TEXT, on_error TEXT, files BIGINT, files_unchanged BIGINT, records_read BIGINT,
+  loaded BIGINT, rejected BIGINT, superseded BIGINT, removed BIGINT);
+CREATE TABLE IF NOT EXISTS weir_load_sources (
+  load_id BIGINT, source TEXT, files BIGINT, files_unchanged BIGINT, records_read BIGINT,
+  loaded BIGINT, rejected BIGINT, superseded BIGINT, removed BIGINT,
+  PRIMARY KEY (load_id, source));
+CREATE TABLE IF NOT EXISTS weir_rejected (
+  load_id BIGINT, source TEXT, file TEXT, line BIGINT, record TEXT, field TEXT, reason TEXT,
+  raw TEXT)";
+
+/// Creates the bookkeeping tables where missing.
+pub fn ensure(load: &mut dyn Load) -> anyhow::Result<()> {
+    for statement in TABLES.split(';') {
+        load.execute(statement, &[])?;
+    }
+    Ok(())
+}
+
+/// Forgets every loaded file: after tables were dropped, everything must load again.
+pub fn forget_files(load: &mut dyn Load) -> anyhow::Result<()> {
+    ensure(load)?;
+    load.execute("DELETE FROM weir_files", &[])?;
+    Ok(())
+}
+
+/// The number of the next load.
+pub fn next_load_id(load: &mut dyn Load) -> anyhow::Result<i64> {
+    let rows = load.select("SELECT coalesce(max(id), 0) + 1 FROM weir_loads", &[])?;
+    Ok(match rows.first().and_then(|r| r.first()) {
+        Some(Value::Integer(i)) => *i,
+        _ => 1,
+    })
+}
+
+/// What the ledger knows of one raw file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    pub size: i64,
+    pub modified_ns: i64,
+    pub hash: String,
+    pub mapper: String,
+    pub recorded_ns: i64,
+}
+
+/// The ledger of one source, by file (relative to the project root).
+pub fn files(load: &mut dyn Load, source: &str) -> anyhow::Result<HashMap<String, FileEntry>> {
+    let rows = load.select(
+        "SELECT file, size, modified_ns, hash, mapper, recorded_ns FROM weir_files WHERE source = ?",
+        &[text(source)],
+    )?;
+    let int = |v: &Value| match v {
+        Value::Integer(i) => *i,
+        _ => -1,
+    };
+    let string = |v: &Value| match v {
+        Value::Text(s) => s.clone(),
+        _ => String::new(),
+    };
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                string(&r[0]),
+                FileEntry {
+                    size: int(&r[1]),
+                    modified_ns: int(&r[2]),
+                    hash: string(&r[3]),
+                    mapper: string(&r[4]),
+                    recorded_ns: int(&r[5]),
+                },
+            )
+        })
+        .collect())
+}
+
+/// Records that `file` of `source` is loaded as `entry` by load `load_id`. When it was read
+/// afresh (`fresh`), what earlier loads set aside from it goes: this load judged it again.
+pub fn file_loaded(
+    load: &mut dyn Load,
+    source: &str,
+    file: &str,
+    entry: &FileEntry,
+    load_id: i64,
+    fresh: bool,
+) -> anyhow::Result<()> {
+    load.execute(
+        "DELETE FROM weir_files WHERE source = ? AND file = ?",
+        &[text(source), text(file)],
+    )?;
+    load.execute(
+        "INSERT INTO weir_files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        &[
+            text(source),
+            text(file),
+            Value::Integer(entry.size),
+            Value::Integer(entry.modified_ns),
+            text(&entry.hash),
+            text(&entry.mapper),
+            Value::Integer(entry.recorded_ns),
+            Value::Integer(load_id),
+        ],
+    )?;
+    if fresh {
+        load.execute(
+            "DELETE FROM weir_rejected WHERE source = ? AND file = ? AND load_id <> ?",
+            &[text(source), text(file), Value::Integer(load_id)],
+        )?;
+    }
+    Ok(())
+}
+
+/// Forgets a file that is gone from raw_data/ (its rows stay: raw pages are history).
+pub fn file_gone(load: &mut dyn Load, source: &str, file: &str) -> anyhow::Result<()> {
+    for sql in [
+        "DELETE FROM weir_files WHERE source = ? AND file = ?",
+        "DELETE FROM weir_rejected WHERE source = ? AND file = ?",
+    ] {
+        load.execute(sql, &[text(source), text(file)])?;
+    }
+    Ok(())
+}
+
+/// One record (or a whole file, when `record` is `None`) set aside by a quarantine run.
+#[derive(Debug, Clone, Default)]
+pub struct Rejected {
+    pub file: String,
+    pub line: Option<usize>,
+    /// The record's place in the file: a JSON pointer, or its index.
+    pub record: Option<String>,
+    pub field: Option<String>,
+    pub reason: String,
+    /// The record as JSON.
+    pub raw: Option<String>,
+}
+
+pub fn reject(load: &mut dyn Load, load_id: i64, source: &str, r: &Rejected) -> anyhow::Result<()> {
+    let opt = |v: &Option<String>| v.as_deref().map_or(Value::Null, text);
+    load.execute(
+        "INSERT INTO weir_rejected VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        &[
+            Value::Integer(load_id),
+            text(source),
+            text(&r.file),
+            r.line.map_or(Value::Null, |l| Value::Integer(l as i64)),
+            opt(&r.record),
+            opt(&r.field),
+            text(&r.reason),
+            opt(&r.raw),
+        ],
+    )?;
+    Ok(())
+}
+
+/// The accounting of one source in one load.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub files: usize,
+    pub files_unchanged: usize,
+    pub records_read: usize,
+    pub loaded: usize,
+    pub rejected: usize,
+    pub superseded: usize,
+    pub removed: usize,
+}
+
+impl Tally {
+    pub fn add(&mut self, o: &Tally) {
+        self.files += o.files;
+        self.files_unchanged += o.files_unchanged;
+        self.records_read += o.records_read;
+        self.loaded += o.loaded;
+        self.rejected += o.rejected;
+        self.superseded += o.superseded;
+        self.removed += o.removed;
+    }
+
+    fn values(&self) -> [Value; 7] {
+        [
+            self.files,
+            self.files_unchanged,
+            self.records_read,
+            self.loaded,
+            self.rejected,
+            self.superseded,
+            self.removed,
+        ]
+        .map(|n| Value::Integer(n as i64))
+    }
+}
+
+/// A run-etl as `weir_loads` keeps it.
+pub struct LoadRow<'a> {
+    pub id: i64,
+    pub started_at: &'a str,
+    pub ended_at: &'a str,
+    pub engine: &'a str,
+    pub status: &'a str,
+    pub on_error: &'a str,
+    pub total: &'a Tally,
+}
+
+pub fn record_load(
+    load: &mut dyn Load,
+    row: &LoadRow,
+    sources: &[(String, Tally)],
+) -> anyhow::Result<()> {
+    let mut values = vec![
+        Value::Integer(row.id),
+        text(row.started_at),
+        text(row.ended_at),
+        text(env!("CARGO_PKG_VERSION")),
+        text(row.engine),
+        text(row.status),
+        text(row.on_error),
+    ];
+    values.extend(row.total.values());
+    load.execute(
+        "INSERT INTO weir_loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        &values,
+    )?;
+    for (source, tally) in sources {
+        let mut values = vec![Value::Integer(row.id), text(source)];
+        values.extend(tally.values());
+        load.execute(
+            "INSERT INTO weir_load_sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            &values,
+        )?;
+    }
+    Ok(())
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.to_string())
+}
