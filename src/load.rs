@@ -303,7 +303,9 @@ pub fn load_source(
             Ok(counts) => {
                 stats.tally.loaded = counts.written;
                 stats.tally.superseded = counts.superseded;
-                if mapper.complete {
+                // A complete source keeps the rows its files hold now: known only when they
+                // were read (a skipped, unchanged source keeps what it has).
+                if mapper.complete && (stats.tally.files > 0 || !gone.is_empty()) {
                     stats.tally.removed = load.retain(&mapper.spec, &mapper.child_specs, &kept)?;
                 }
             }
@@ -350,8 +352,30 @@ fn plan(
     };
     // A complete source is all or nothing: its rows are the ones its files hold now.
     if mapper.complete {
-        if gone.is_empty() && !opts.full && files.iter().all(same) {
+        // Hand-written files are small: hash the ones whose size or time moved.
+        let hashed = |f: &RawFile| {
+            usable(f).is_some_and(|e| {
+                e.size == f.size && std::fs::read(&f.path).is_ok_and(|b| hash(&b) == e.hash)
+            })
+        };
+        if gone.is_empty() && !opts.full && files.iter().all(|f| same(f) || hashed(f)) {
             tally.files_unchanged = files.len();
+            for f in files.iter().filter(|f| !same(f)) {
+                let entry = FileEntry {
+                    size: f.size,
+                    modified_ns: f.modified_ns,
+                    recorded_ns: nanos(SystemTime::now()),
+                    ..ledger[&f.shown].clone()
+                };
+                bookkeeping::file_loaded(
+                    load,
+                    &mapper.source,
+                    &f.shown,
+                    &entry,
+                    opts.load_id,
+                    false,
+                )?;
+            }
             return Ok((Vec::new(), gone));
         }
         let jobs = files
@@ -637,6 +661,11 @@ impl Writer<'_, '_> {
     }
 }
 
+/// The content hash the ledger keeps.
+fn hash(bytes: &[u8]) -> String {
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))
+}
+
 /// Reads, parses and maps one file, handing over every record, problem, and at the end `Done`.
 fn read_file(mapper: &Mapper, job: &Job, emit: &mut dyn FnMut(Item)) {
     let file = &job.file.shown;
@@ -656,7 +685,7 @@ fn read_file(mapper: &Mapper, job: &Job, emit: &mut dyn FnMut(Item)) {
             return;
         }
     };
-    let hash = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&bytes));
+    let hash = hash(&bytes);
     if job.known_hash.as_deref() == Some(hash.as_str()) {
         emit(Item::Done {
             hash,
@@ -733,19 +762,18 @@ fn parse_file(mapper: &Mapper, raw: &RawFile, bytes: Vec<u8>, emit: &mut dyn FnM
                 errors.clear();
                 mapper.map(page, record, index, &mut mapped, &mut errors);
                 if !errors.is_empty() {
+                    // Fields as the record names them (`stats.time_of_rca`, `id`).
+                    let fields: Vec<String> = errors
+                        .iter()
+                        .map(|e| e.field.clone())
+                        .filter(|f| !f.starts_with('('))
+                        .collect();
                     let diagnostics: Vec<Diagnostic> = errors
                         .drain(..)
                         .map(|e| ctx.diagnostic(pointer, e))
                         .collect();
                     let rejected = Rejected {
-                        field: Some(
-                            diagnostics
-                                .iter()
-                                .filter_map(|d| d.field.clone())
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                        )
-                        .filter(|f| !f.is_empty()),
+                        field: Some(fields.join(", ")).filter(|f| !f.is_empty()),
                         reason: diagnostics
                             .iter()
                             .map(|d| d.message.as_str())

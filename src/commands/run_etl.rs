@@ -234,7 +234,12 @@ pub(crate) fn etl(
             settings.say(format!("warning: skipped `{file}`: it is empty"));
         }
         for d in &s.rejected {
-            settings.say(format!("rejected: {d}"));
+            let shown = d.to_string();
+            settings.say(
+                shown
+                    .strip_prefix("error: ")
+                    .map_or(shown.clone(), |rest| format!("set aside: {rest}")),
+            );
         }
         let t = &s.tally;
         rejected += t.rejected;

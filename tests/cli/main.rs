@@ -6,6 +6,8 @@ mod extract;
 mod fake_server;
 mod harness;
 mod initialize;
+mod ledger;
+mod quarantine;
 mod run;
 mod run_etl;
 mod run_queries;
