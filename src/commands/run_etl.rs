@@ -265,6 +265,9 @@ pub(crate) fn etl(
             s.source, t.files, t.records_read, t.loaded, t.superseded
         ));
     }
+    if let Some(mb) = peak_memory_mb() {
+        settings.detail(format!("peak memory {mb:.1} MB"));
+    }
     if rejected > 0 {
         settings.say(format!(
             "{rejected} records set aside in the table weir_rejected (load {}); fix them and run again",
@@ -295,6 +298,14 @@ fn record_failed(
     bookkeeping::ensure(tx.as_mut())?;
     bookkeeping::record_load(tx.as_mut(), row, per_source)?;
     tx.commit()
+}
+
+/// The process's peak resident memory so far (Linux only; the benchmark reads it).
+fn peak_memory_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }
 
 fn now() -> String {
