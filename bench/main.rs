@@ -201,7 +201,7 @@ fn incident(n: u64, stale: bool) -> Value {
     let service = r.below(40);
     let assignments: Vec<Value> = (0..1 + r.below(3))
         .map(|k| {
-            let user = (r.below(200) + k * 1000) as u64;
+            let user = r.below(200) + k * 1000;
             json!({"at": ts(created + 60 * (k + 1)), "assignee": party("user", "PU", user, &format!("User {user}"))})
         })
         .collect();

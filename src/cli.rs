@@ -47,6 +47,11 @@ pub struct GlobalArgs {
     /// Print more about what is done
     #[arg(short, long, global = true)]
     pub verbose: bool,
+
+    /// When another weir is writing the database or raw_data/, wait up to this long for it
+    /// instead of stopping at once
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 0.0)]
+    pub wait: f64,
 }
 
 /// How reports are written to output/.

@@ -133,6 +133,9 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Problems(_) => 1,
+            // The machine refusing (a full disk, a read-only folder, a locked or damaged
+            // database) is for the user to fix, like a bad file.
+            Error::Internal(e) if crate::engine::is_resource_fault(e) => 1,
             Error::Internal(_) => 2,
             Error::Partial(_) => 3,
         }

@@ -7,6 +7,7 @@ pub mod engine;
 pub mod error;
 pub mod extract;
 pub mod load;
+pub mod lock;
 pub mod mapper;
 pub mod progress;
 pub mod report;

@@ -150,6 +150,37 @@ pub fn differences(declared: &Table, actual: &Table) -> Vec<String> {
     out
 }
 
+/// Checks, without writing, that every declared table is in the database as declared.
+pub fn check(engine: &dyn Engine, schema: &Schema) -> crate::error::Result<()> {
+    let actual = engine.tables()?;
+    let mut problems = Vec::new();
+    for (t, file) in schema.tables.iter().zip(&schema.file_of) {
+        let why = match actual.iter().find(|a| a.name == t.name) {
+            None => "is not in the database yet".to_string(),
+            Some(a) => {
+                let diffs = differences(t, a);
+                if diffs.is_empty() {
+                    continue;
+                }
+                format!(
+                    "in the database differs from the schema: {}",
+                    diffs.join("; ")
+                )
+            }
+        };
+        problems.push(
+            Diagnostic::new(format!("table `{}` {why}", t.name))
+                .at(Location::file(file))
+                .hint("run `weir initialize` (or `weir run-etl`) first; `--recreate` rebuilds changed tables"),
+        );
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::error::Error::Problems(problems))
+    }
+}
+
 /// Creates missing tables; with `recreate`, drops and rebuilds every declared table. A table that
 /// differs from its declaration is an error naming the table, the columns and the fix.
 pub fn ensure(

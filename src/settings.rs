@@ -22,6 +22,8 @@ pub struct Settings {
     pub db: Option<PathBuf>,
     pub engine: Kind,
     pub verbosity: Verbosity,
+    /// How long to wait for another weir's lock.
+    pub wait: std::time::Duration,
     env: HashMap<String, String>,
 }
 
@@ -42,6 +44,12 @@ impl Settings {
             db: None,
             engine: Kind::Sqlite,
             verbosity: Verbosity::Normal,
+            wait: std::time::Duration::try_from_secs_f64(args.wait).map_err(|_| {
+                Error::problem(
+                    Diagnostic::new(format!("`--wait {}` is not a number of seconds", args.wait))
+                        .hint("pass a duration such as `--wait 60`"),
+                )
+            })?,
             env,
         };
         settings.verbosity = if args.quiet {

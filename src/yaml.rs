@@ -73,6 +73,10 @@ pub fn push_pointer(pointer: &mut String, segment: &str) {
     }
 }
 
+/// Nesting deeper than this is refused, as serde_json does for JSON: deeper values would only
+/// come from a broken or hostile file, and would cost stack to drop.
+const MAX_DEPTH: usize = 128;
+
 /// Parses one YAML document. An empty document is `null`.
 pub fn parse(text: &str) -> Result<(Value, Spans), YamlError> {
     let mut builder = Builder::default();
@@ -211,6 +215,13 @@ impl MarkedEventReceiver for Builder {
                 }
             },
             Event::SequenceStart(..) | Event::MappingStart(..) => {
+                if self.stack.len() >= MAX_DEPTH {
+                    self.fail(
+                        mark,
+                        format!("lists and mappings nest deeper than {MAX_DEPTH} levels here; no raw record is that deep"),
+                    );
+                    return;
+                }
                 let Some(pointer) = self.next_pointer() else {
                     self.fail(
                         mark,

@@ -66,6 +66,8 @@ pub fn run(settings: &Settings, args: &Args) -> Result<()> {
             Diagnostic::new("the timeout must be a positive number of seconds").field("--timeout"),
         ));
     }
+    // One writer of raw_data/ at a time; run-etl reads it under a shared lock.
+    let _raw = crate::lock::raw_data(settings, crate::lock::Mode::Exclusive, "extract")?;
     let var = |name: &str| settings.var(name);
     let window = Window {
         since: time("--since", &args.since)?,

@@ -4,10 +4,12 @@
 
 use crate::engine::Engine;
 use crate::error::Result;
+use crate::lock::{self, Mode};
 use crate::schema::{self, Schema};
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, recreate: bool) -> Result<()> {
+    let _db = lock::database(settings, Mode::Exclusive, "initialize")?;
     let (mut engine, schema) = super::open(settings)?;
     apply(settings, engine.as_mut(), &schema, recreate)
 }

@@ -14,6 +14,11 @@ use crate::settings::Settings;
 
 /// Opens the database and reads the schema files.
 pub(crate) fn open(settings: &Settings) -> Result<(Box<dyn Engine>, Schema)> {
+    open_with(settings, false)
+}
+
+/// `open`, read-only when asked.
+pub(crate) fn open_with(settings: &Settings, read_only: bool) -> Result<(Box<dyn Engine>, Schema)> {
     if let Some(db) = &settings.db
         && let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty())
         && !dir.is_dir()
@@ -24,7 +29,7 @@ pub(crate) fn open(settings: &Settings) -> Result<(Box<dyn Engine>, Schema)> {
                 .hint("create the folder, or pass another `--db PATH`"),
         ));
     }
-    let engine = engine::open(settings.engine, settings.db.as_deref())?;
+    let engine = engine::open(settings.engine, settings.db.as_deref(), read_only)?;
     let schema =
         schema::read(&settings.root, engine.as_ref()).map_err(crate::error::Error::Problems)?;
     Ok((engine, schema))

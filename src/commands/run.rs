@@ -3,12 +3,16 @@
 
 use crate::cli::EtlArgs;
 use crate::error::Result;
+use crate::lock::{self, Mode};
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, args: &EtlArgs) -> Result<()> {
+    let _db = lock::database(settings, Mode::Exclusive, "run")?;
+    let _raw = lock::raw_data(settings, Mode::Shared, "run")?;
     let (mut engine, schema) = super::open(settings)?;
     super::initialize::apply(settings, engine.as_mut(), &schema, false)?;
     let rejected = super::run_etl::etl(settings, engine.as_mut(), &schema, &[], args)?;
+    engine.read_only()?;
     super::run_queries::export(settings, engine.as_ref(), &[], crate::cli::Format::Csv)?;
     super::run_etl::partial(rejected)
 }

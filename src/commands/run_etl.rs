@@ -6,11 +6,14 @@ use crate::cli::EtlArgs;
 use crate::engine::Engine;
 use crate::error::{Diagnostic, Error, Location, Result, did_you_mean};
 use crate::load::{self, OnError, Options, Problems, SourceStats};
+use crate::lock::{self, Mode};
 use crate::mapper::{self, Mapper};
 use crate::schema::Schema;
 use crate::settings::{Settings, Verbosity};
 
 pub fn run(settings: &Settings, sources: &[String], args: &EtlArgs) -> Result<()> {
+    let _db = lock::database(settings, Mode::Exclusive, "run-etl")?;
+    let _raw = lock::raw_data(settings, Mode::Shared, "run-etl")?;
     let (mut engine, schema) = super::open(settings)?;
     super::initialize::apply(settings, engine.as_mut(), &schema, false)?;
     let mut sources = sources.to_vec();

@@ -4,13 +4,23 @@
 use crate::cli::Format;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::lock::{self, Mode};
 use crate::report;
+use crate::schema;
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, names: &[String], format: Format) -> Result<()> {
-    let (mut engine, schema) = super::open(settings)?;
-    // Against a new database the reports still run, on empty tables.
-    super::initialize::apply(settings, engine.as_mut(), &schema, false)?;
+    let _db = lock::database(settings, Mode::Shared, "run-queries")?;
+    // Reports run on a read-only connection, so a query cannot change data. Against a new
+    // database they still run, on empty tables created first.
+    let exists = settings.db.as_ref().is_some_and(|p| p.exists());
+    let (mut engine, schema) = super::open_with(settings, exists)?;
+    if !exists {
+        super::initialize::apply(settings, engine.as_mut(), &schema, false)?;
+        engine.read_only()?;
+    } else {
+        schema::check(engine.as_ref(), &schema)?;
+    }
     export(settings, engine.as_ref(), names, format)
 }
 

@@ -21,17 +21,42 @@ const BATCH: usize = 50_000;
 
 pub struct DuckDb {
     conn: Connection,
+    path: Option<std::path::PathBuf>,
 }
 
 impl DuckDb {
-    pub fn open(db: Option<&Path>) -> anyhow::Result<Self> {
+    /// A `read_only` file lets other readers in; DuckDB admits one writing process or many
+    /// reading ones.
+    pub fn open(db: Option<&Path>, read_only: bool) -> anyhow::Result<Self> {
         let conn = match db {
-            Some(path) => Connection::open(path)
-                .with_context(|| format!("cannot open the DuckDB database `{}`", path.display()))?,
+            Some(path) => {
+                let mode = if read_only {
+                    duckdb::AccessMode::ReadOnly
+                } else {
+                    duckdb::AccessMode::ReadWrite
+                };
+                let config = duckdb::Config::default().access_mode(mode)?;
+                Connection::open_with_flags(path, config).with_context(|| {
+                    format!("cannot open the DuckDB database `{}`", path.display())
+                })?
+            }
             None => Connection::open_in_memory()?,
         };
         configure(&conn)?;
-        Ok(DuckDb { conn })
+        Ok(DuckDb {
+            conn,
+            path: db.map(Path::to_path_buf),
+        })
+    }
+}
+
+/// DuckDB says "IO Error" for a full disk, a missing permission, a locked or damaged file.
+pub(super) fn is_resource_fault(cause: &(dyn std::error::Error + 'static)) -> bool {
+    match cause.downcast_ref::<duckdb::Error>() {
+        Some(duckdb::Error::DuckDBFailure(_, Some(msg))) => {
+            msg.starts_with("IO Error") || msg.contains("not a valid DuckDB database file")
+        }
+        _ => false,
     }
 }
 
@@ -209,6 +234,14 @@ impl Engine for DuckDb {
             counts: Counts::default(),
             open: true,
         }))
+    }
+
+    fn read_only(&mut self) -> anyhow::Result<()> {
+        // A database in memory has nothing a report could damage for later.
+        if let Some(path) = self.path.clone() {
+            *self = DuckDb::open(Some(&path), true)?;
+        }
+        Ok(())
     }
 
     fn check_query(&self, sql: &str) -> Result<(), SqlError> {

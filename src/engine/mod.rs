@@ -177,6 +177,9 @@ pub trait Engine {
     /// Runs a read-only query. Errors in the query text come back as `Err(QueryError::Sql)`.
     fn query(&self, sql: &str, sink: &mut dyn RowSink) -> Result<(), QueryError>;
 
+    /// From now on refuses every change: for running reports after a load.
+    fn read_only(&mut self) -> anyhow::Result<()>;
+
     /// Writes a query's result as a Parquet file, where the engine can.
     fn write_parquet(&self, sql: &str, path: &Path) -> Result<(), QueryError> {
         let _ = (sql, path);
@@ -332,15 +335,22 @@ pub trait Load {
     fn commit(self: Box<Self>) -> anyhow::Result<()>;
 }
 
-/// Opens a database of `kind`: the file `db`, or one in memory.
-pub fn open(kind: Kind, db: Option<&Path>) -> anyhow::Result<Box<dyn Engine>> {
+/// Opens a database of `kind`: the file `db`, or one in memory. A `read_only` one refuses every
+/// change, whatever SQL it is given (reports run on such a connection).
+pub fn open(kind: Kind, db: Option<&Path>, read_only: bool) -> anyhow::Result<Box<dyn Engine>> {
     Ok(match kind {
-        Kind::Sqlite => Box::new(match db {
-            Some(path) => Sqlite::open(path)?,
-            None => Sqlite::in_memory()?,
-        }),
+        Kind::Sqlite => {
+            let mut engine = match db {
+                Some(path) => Sqlite::open(path)?,
+                None => Sqlite::in_memory()?,
+            };
+            if read_only {
+                engine.read_only()?;
+            }
+            Box::new(engine)
+        }
         #[cfg(feature = "duckdb")]
-        Kind::DuckDb => Box::new(DuckDb::open(db)?),
+        Kind::DuckDb => Box::new(DuckDb::open(db, read_only)?),
         #[cfg(not(feature = "duckdb"))]
         Kind::DuckDb => anyhow::bail!("this build of weir has no DuckDB"),
     })
@@ -384,6 +394,37 @@ pub fn retain_sql(spec: &WriteSpec, child_specs: &[ChildSpec]) -> RetainSql {
         delete,
         drop: "DROP TABLE weir_keep".into(),
     }
+}
+
+/// Whether `e` is the machine refusing rather than weir failing: an I/O error such as a full
+/// disk, a read-only folder or a missing permission, or a database that is busy, read-only, full
+/// or not a database at all.
+pub fn is_resource_fault(e: &anyhow::Error) -> bool {
+    use std::io::ErrorKind as K;
+    e.chain().any(|cause| {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                K::PermissionDenied
+                    | K::NotFound
+                    | K::StorageFull
+                    | K::ReadOnlyFilesystem
+                    | K::QuotaExceeded
+                    | K::IsADirectory
+                    | K::NotADirectory
+                    | K::FileTooLarge
+                    | K::AlreadyExists
+            ) || io.raw_os_error() == Some(28); // ENOSPC, however the kind maps
+        }
+        if sqlite::is_resource_fault(cause) {
+            return true;
+        }
+        #[cfg(feature = "duckdb")]
+        if duckdb::is_resource_fault(cause) {
+            return true;
+        }
+        false
+    })
 }
 
 /// Quotes an identifier for SQL. Names come from schema files and mappers; quoting keeps a

@@ -39,6 +39,26 @@ impl Sqlite {
     }
 }
 
+/// A full disk, a read-only or locked file, a file that is not a database.
+pub(super) fn is_resource_fault(cause: &(dyn std::error::Error + 'static)) -> bool {
+    use rusqlite::ErrorCode as C;
+    match cause.downcast_ref::<rusqlite::Error>() {
+        Some(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+            e.code,
+            C::DiskFull
+                | C::ReadOnly
+                | C::NotADatabase
+                | C::DatabaseCorrupt
+                | C::CannotOpen
+                | C::DatabaseBusy
+                | C::DatabaseLocked
+                | C::PermissionDenied
+                | C::SystemIoFailure
+        ),
+        _ => false,
+    }
+}
+
 fn read_tables(conn: &Connection) -> rusqlite::Result<Vec<Table>> {
     let mut stmt = conn.prepare(
         "SELECT name, sql FROM sqlite_schema WHERE type = 'table' \
@@ -164,6 +184,11 @@ impl Engine for Sqlite {
             counts: Counts::default(),
             written: HashMap::new(),
         }))
+    }
+
+    fn read_only(&mut self) -> anyhow::Result<()> {
+        self.conn.pragma_update(None, "query_only", true)?;
+        Ok(())
     }
 
     fn check_query(&self, sql: &str) -> Result<(), SqlError> {

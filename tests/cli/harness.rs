@@ -100,6 +100,18 @@ impl Project {
         run_in(self.dir.path(), args, env)
     }
 
+    /// Starts weir in the project folder without waiting for it (to kill it, say).
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_weir"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
     /// Runs weir on a blocking thread, for async tests whose fake server must keep serving.
     pub async fn weir_async(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let dir = self.dir.path().to_path_buf();
@@ -250,32 +262,7 @@ impl Project {
     /// The rows of `query` on the default database of `engine`, cells joined by `|` (NULL empty).
     pub fn sql(&self, engine: &str, query: &str) -> Vec<String> {
         match engine {
-            "sqlite" => {
-                let conn = rusqlite::Connection::open_with_flags(
-                    self.path("warehouse.sqlite"),
-                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-                )
-                .unwrap();
-                let mut stmt = conn.prepare(query).unwrap();
-                let n = stmt.column_count();
-                let mut rows = stmt.query([]).unwrap();
-                let mut out = Vec::new();
-                while let Some(row) = rows.next().unwrap() {
-                    let cells: Vec<String> = (0..n)
-                        .map(|i| match row.get_ref(i).unwrap() {
-                            rusqlite::types::ValueRef::Null => String::new(),
-                            rusqlite::types::ValueRef::Integer(i) => i.to_string(),
-                            rusqlite::types::ValueRef::Real(f) => f.to_string(),
-                            rusqlite::types::ValueRef::Text(t) => {
-                                String::from_utf8_lossy(t).into_owned()
-                            }
-                            other => format!("{other:?}"),
-                        })
-                        .collect();
-                    out.push(cells.join("|"));
-                }
-                out
-            }
+            "sqlite" => self.sql_at(self.path("warehouse.sqlite").to_str().unwrap(), query),
             #[cfg(feature = "duckdb")]
             "duckdb" => {
                 let conn = duckdb::Connection::open(self.path("warehouse.duckdb")).unwrap();
@@ -303,6 +290,30 @@ impl Project {
             }
             other => panic!("no engine {other} in this build"),
         }
+    }
+
+    /// The rows of `query` on the SQLite database at `db`, as `sql` gives them.
+    pub fn sql_at(&self, db: &str, query: &str) -> Vec<String> {
+        let conn =
+            rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .unwrap();
+        let mut stmt = conn.prepare(query).unwrap();
+        let n = stmt.column_count();
+        let mut rows = stmt.query([]).unwrap();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().unwrap() {
+            let cells: Vec<String> = (0..n)
+                .map(|i| match row.get_ref(i).unwrap() {
+                    rusqlite::types::ValueRef::Null => String::new(),
+                    rusqlite::types::ValueRef::Integer(i) => i.to_string(),
+                    rusqlite::types::ValueRef::Real(f) => f.to_string(),
+                    rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                    other => format!("{other:?}"),
+                })
+                .collect();
+            out.push(cells.join("|"));
+        }
+        out
     }
 
     /// Sets the modification time of every raw file an hour back, as files on a disk that were
@@ -371,10 +382,12 @@ impl Project {
         out
     }
 
-    /// The CSV reports in output/, by name.
+    /// The CSV reports in output/, by name (none when there is no output/ yet).
     pub fn reports(&self) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = std::fs::read_dir(self.path("output"))
-            .unwrap()
+        let Ok(entries) = std::fs::read_dir(self.path("output")) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(String, String)> = entries
             .map(|e| e.unwrap().path())
             .filter(|p| p.extension().is_some_and(|e| e == "csv"))
             .map(|p| {

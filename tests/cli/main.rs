@@ -8,6 +8,7 @@ mod harness;
 mod initialize;
 mod ledger;
 mod quarantine;
+mod reliability;
 mod run;
 mod run_etl;
 mod run_queries;
