@@ -547,8 +547,11 @@ impl Writer<'_, '_> {
                     self.stats.empty.push(file.shown.clone());
                 }
                 // A file that could not be read is not remembered: the next run tries again.
+                // After a problem nothing will be committed, and a database that refused a
+                // row may refuse everything after it: the first problem is the one to show.
                 if let Some(load) = self.load.as_deref_mut()
                     && !hash.is_empty()
+                    && self.problems.list.is_empty()
                 {
                     let entry = FileEntry {
                         size: file.size,
@@ -654,7 +657,9 @@ impl Writer<'_, '_> {
                 self.stats.rejected.push(d);
             }
         }
-        if let Some(load) = self.load.as_deref_mut() {
+        if let Some(load) = self.load.as_deref_mut()
+            && self.problems.list.is_empty()
+        {
             bookkeeping::reject(load, self.opts.load_id, &self.mapper.source, rejected)?;
         }
         Ok(())
@@ -700,6 +705,26 @@ fn read_file(mapper: &Mapper, job: &Job, emit: &mut dyn FnMut(Item)) {
         unchanged: false,
         empty,
     });
+}
+
+/// Maps the records of one file's text as run-etl would, without a database: how many records
+/// map, and every problem (strict sources' repeated keys aside). For the fuzz targets.
+pub fn check_text(mapper: &Mapper, shown: &str, text: &str) -> (usize, Vec<Diagnostic>) {
+    let raw = RawFile {
+        path: PathBuf::from(shown),
+        shown: shown.to_string(),
+        size: 0,
+        modified_ns: 0,
+    };
+    let mut mapped = 0;
+    let mut problems = Vec::new();
+    parse_file(mapper, &raw, text.as_bytes().to_vec(), &mut |item| match item {
+        Item::Record(_) => mapped += 1,
+        Item::Reject(r) => problems.extend(r.diagnostics),
+        Item::FileProblem(d) => problems.push(d),
+        Item::Done { .. } => {}
+    });
+    (mapped, problems)
 }
 
 /// A strict source's record key, unless part of it is missing (reported as such already).

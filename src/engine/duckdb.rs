@@ -16,9 +16,6 @@ use super::{
     WriteSpec, quote,
 };
 
-/// DuckDB's memory limit during a load of a database file.
-const LOAD_MEMORY: &str = "128MB";
-
 /// Records staged per table before a merge: bounds the staging tables' memory on big loads.
 const BATCH: usize = 50_000;
 
@@ -226,12 +223,6 @@ impl Engine for DuckDb {
     }
 
     fn begin_load(&mut self) -> anyhow::Result<Box<dyn Load + '_>> {
-        // A load's one transaction holds its changes in memory unless told to spill: keep it
-        // flat, whatever the size of raw_data/ (DuckDB writes the rest to a temp folder).
-        if self.path.is_some() {
-            self.conn
-                .execute_batch(&format!("SET memory_limit = '{LOAD_MEMORY}'"))?;
-        }
         self.conn
             .execute_batch("BEGIN TRANSACTION")
             .context("cannot start a transaction")?;
