@@ -4,6 +4,7 @@
 //! against `sqlite3 -csv`, and `weir run` on the shipped sample.
 //!
 //!     cargo run --release --example bench -- [RECORDS...]      (default: 100000 1000000)
+//!     cargo run --release --example bench -- --generate DIR RECORDS   (the data only)
 //!
 //! Prints a Markdown table. Data goes to $WEIR_BENCH_DIR (default: a temp folder), removed after.
 
@@ -18,6 +19,14 @@ const PAGE: usize = 100;
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
 fn main() {
+    // `--generate DIR RECORDS`: only write the data (for profiling).
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).is_some_and(|a| a == "--generate") {
+        let n = args[3].replace('_', "").parse().expect("a record count");
+        let bytes = generate(Path::new(&args[2]), n);
+        println!("{n} records, {bytes} bytes in {}", args[2]);
+        return;
+    }
     let sizes: Vec<usize> = std::env::args()
         .skip(1)
         .map(|a| a.replace('_', "").parse().expect("sizes are record counts"))

@@ -718,12 +718,17 @@ pub fn check_text(mapper: &Mapper, shown: &str, text: &str) -> (usize, Vec<Diagn
     };
     let mut mapped = 0;
     let mut problems = Vec::new();
-    parse_file(mapper, &raw, text.as_bytes().to_vec(), &mut |item| match item {
-        Item::Record(_) => mapped += 1,
-        Item::Reject(r) => problems.extend(r.diagnostics),
-        Item::FileProblem(d) => problems.push(d),
-        Item::Done { .. } => {}
-    });
+    parse_file(
+        mapper,
+        &raw,
+        text.as_bytes().to_vec(),
+        &mut |item| match item {
+            Item::Record(_) => mapped += 1,
+            Item::Reject(r) => problems.extend(r.diagnostics),
+            Item::FileProblem(d) => problems.push(d),
+            Item::Done { .. } => {}
+        },
+    );
     (mapped, problems)
 }
 

@@ -155,6 +155,18 @@ pub fn load(
     let text = std::fs::read_to_string(path).map_err(|e| {
         vec![Diagnostic::new(format!("cannot read the mapper: {e}")).at(Location::file(shown))]
     })?;
+    parse(source, &text, shown, tables, schemas)
+}
+
+/// `load` of a mapper's text.
+pub fn parse(
+    source: &str,
+    text: &str,
+    shown: &str,
+    tables: &[Table],
+    schemas: &Path,
+) -> Result<Mapper, Vec<Diagnostic>> {
+    let text = text.to_string();
     let (doc, spans) = yaml::parse(&text).map_err(|e| {
         vec![
             Diagnostic::new(format!("invalid YAML: {}", e.message))

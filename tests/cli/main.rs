@@ -7,6 +7,7 @@ mod fake_server;
 mod harness;
 mod initialize;
 mod ledger;
+mod properties;
 mod quarantine;
 mod reliability;
 mod run;
