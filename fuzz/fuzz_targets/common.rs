@@ -28,6 +28,7 @@ pub fn tables() -> &'static [Table] {
     })
 }
 
+#[allow(dead_code)] // Not every target maps records.
 pub fn mapper(source: &str) -> weir::mapper::Mapper {
     let path = Path::new(REPO).join(format!("mappers/{source}.yaml"));
     weir::mapper::load(

@@ -689,3 +689,69 @@ async fn unusable_settings_are_named() {
         out.stderr
     );
 }
+
+/// SIGKILL during an extract leaves only whole pages and a state file that is whole and no
+/// further along than the pages on disk: the next extract and load give what a clean one gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_extract_leaves_whole_pages() {
+    let server = FakeServer::start().await;
+    let auth = format!("Token token={SECRET}");
+    // Slow pages, so kills land between and during them.
+    for offset in 0..6u64 {
+        let records: Vec<Value> = (0..2)
+            .map(|i| {
+                let n = offset * 2 + i;
+                service(&format!("PS{n}"), &format!("Service {n}"))
+            })
+            .collect();
+        server.add(
+            Route::get("/services")
+                .query("offset", &(offset * 2).to_string())
+                .header("authorization", &auth)
+                .delay(Duration::from_millis(60))
+                .json(200, pd_page("services", records, offset * 2, offset < 5)),
+        );
+    }
+    server.add(
+        Route::get("/incidents")
+            .query("offset", "0")
+            .header("authorization", &auth)
+            .delay(Duration::from_millis(60))
+            .json(200, incidents_page(false)),
+    );
+    let env = [
+        ("PAGERDUTY_SECRET", SECRET),
+        ("PAGERDUTY_BASE_URL", server.uri.as_str()),
+    ];
+    let clean = Project::fixture("empty");
+    let out = clean.weir_async(&PD, &env).await;
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    clean.ok(&["run-etl"]);
+    let expected = clean.dump_without("warehouse.sqlite", &["fetched_at"]);
+
+    let p = Project::fixture("empty");
+    for round in 0..10u64 {
+        let mut child = p.spawn_env(&PD, &env);
+        tokio::time::sleep(Duration::from_millis(30 + round * 53)).await;
+        child.kill().unwrap();
+        child.wait().unwrap();
+        for f in p.files("raw_data") {
+            let text = p.read(&format!("raw_data/{f}"));
+            let hidden = f.split('/').any(|part| part.starts_with('.'));
+            if !hidden {
+                assert!(
+                    serde_json::from_str::<Value>(&text).is_ok(),
+                    "round {round}: {f} is not whole"
+                );
+            }
+        }
+    }
+    let out = p.weir_async(&PD, &env).await;
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    p.ok(&["run-etl"]);
+    crate::harness::assert_same(
+        &p.dump_without("warehouse.sqlite", &["fetched_at"]),
+        &expected,
+        "after killed extracts",
+    );
+}

@@ -102,10 +102,15 @@ impl Project {
 
     /// Starts weir in the project folder without waiting for it (to kill it, say).
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.spawn_env(args, &[])
+    }
+
+    pub fn spawn_env(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
         Command::new(env!("CARGO_BIN_EXE_weir"))
             .args(args)
             .current_dir(self.dir.path())
             .env_clear()
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
