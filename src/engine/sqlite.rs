@@ -153,7 +153,21 @@ impl Engine for Sqlite {
         if let Some((kind, name)) = other {
             return Err(super::only_tables(&kind, &name));
         }
-        read_tables(&scratch).map_err(sql_error)
+        let tables = read_tables(&scratch).map_err(sql_error)?;
+        // Loads find the row an upsert wrote by its rowid (for the books).
+        if let Some(t) = tables
+            .iter()
+            .find(|t| t.sql.to_ascii_uppercase().contains("WITHOUT ROWID"))
+        {
+            return Err(SqlError {
+                message: format!(
+                    "table `{}` is WITHOUT ROWID, which weir's loads do not support; remove `WITHOUT ROWID`",
+                    t.name
+                ),
+                offset: None,
+            });
+        }
+        Ok(tables)
     }
 
     fn tables(&self) -> anyhow::Result<Vec<Table>> {

@@ -43,3 +43,19 @@ fn bad_schema_file_is_named() {
             || !p.dump("warehouse.sqlite").contains("## incidents")
     );
 }
+
+#[test]
+fn a_without_rowid_table_is_refused_with_the_fix() {
+    let p = Project::empty();
+    p.write(
+        "schemas/01.sql",
+        "CREATE TABLE t (id TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID;",
+    );
+    let out = p.weir(&["initialize"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("table `t` is WITHOUT ROWID") && out.stderr.contains("schemas/01.sql"),
+        "{}",
+        out.stderr
+    );
+}
