@@ -15,7 +15,7 @@ use serde_json::Value as Json;
 use walkdir::WalkDir;
 
 use crate::bookkeeping::{self, FileEntry, Rejected, Tally};
-use crate::engine::{Load, Value};
+use crate::engine::{self, Load, MergeRefused, Value};
 use crate::error::{Diagnostic, Location};
 use crate::mapper::convert::Conversion;
 use crate::mapper::{Mapped, Mapper, Page, RecordError};
@@ -309,18 +309,22 @@ pub fn load_source(
                     stats.tally.removed = load.retain(&mapper.spec, &mapper.child_specs, &kept)?;
                 }
             }
-            // An engine that writes in batches finds a refused row only here.
-            Err(e) => problems.push(
-                Diagnostic::new(format!("the database refused rows of this source: {e:#}"))
-                    .at(Location::file(format!("raw_data/{}/", mapper.source)))
-                    .hint("fix the records, or the table's constraints in schemas/"),
-            ),
+            Err(e) if engine::is_resource_fault(&e) => return Err(e),
+            // An engine that writes in batches finds a refused row only when it merges them.
+            Err(e) => problems.push(refused_rows(&mapper.source, &e)),
         }
         for file in &gone {
             bookkeeping::file_gone(load, &mapper.source, file)?;
         }
     }
     Ok(stats)
+}
+
+/// The database refused one of the rows an engine merged together: the source is all it can name.
+fn refused_rows(source: &str, e: &anyhow::Error) -> Diagnostic {
+    Diagnostic::new(format!("the database refused rows of this source: {e:#}"))
+        .at(Location::file(format!("raw_data/{source}/")))
+        .hint("fix the records, or the table's constraints in schemas/")
 }
 
 /// Which files to read: those the ledger does not know as loaded, by this mapper, unchanged.
@@ -635,11 +639,18 @@ impl Writer<'_, '_> {
             &self.mapper.child_specs,
             &rec.children,
         ) {
-            self.problems.push(
-                Diagnostic::new(format!("the database refused it: {e:#}"))
-                    .at(rec.at)
-                    .hint("fix the record, or the table's constraints in schemas/"),
-            );
+            // The machine failing (a full disk, no memory) is not the record's fault.
+            if engine::is_resource_fault(&e) {
+                return Err(e);
+            }
+            self.problems
+                .push(if e.downcast_ref::<MergeRefused>().is_some() {
+                    refused_rows(&self.mapper.source, &e)
+                } else {
+                    Diagnostic::new(format!("the database refused it: {e:#}"))
+                        .at(rec.at)
+                        .hint("fix the record, or the table's constraints in schemas/")
+                });
         }
         Ok(())
     }

@@ -1,23 +1,35 @@
-//! DuckDB through the duckdb crate. Loading is bulk: each record's rows go through DuckDB's
-//! Appender into staging tables inside the load's one transaction, and are merged in batches by a
-//! few set statements per table, never one INSERT round-trip per row. The merge keeps SQLite's
-//! rule exactly: per key, the staged copy with the newest version wins (the latest record among
+//! DuckDB through the duckdb crate. Loading is bulk: records are held in Rust, column by column,
+//! and merged in batches as Arrow record batches that DuckDB scans in place (`weir_batch(?)`), by
+//! a few set statements per table, never one INSERT round-trip per row. The merge keeps SQLite's
+//! rule exactly: per key, the held copy with the newest version wins (the latest record among
 //! equals, as if applied one by one), and it replaces the stored row only when its version is
-//! newer or equal; its children replace the stored set.
+//! newer or equal; its children replace the stored set. Nothing is staged in DuckDB tables: a
+//! transaction keeps what it writes until the commit, so staging would grow with the load.
 
+use std::collections::HashSet;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context;
+use duckdb::arrow::array::{
+    Array, ArrayRef, BooleanArray, Float64Array, Float64Builder, Int64Array, Int64Builder,
+    StringArray, StringBuilder,
+};
+use duckdb::arrow::compute::filter_record_batch;
+use duckdb::arrow::datatypes::{Field, Schema};
+use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::types::{TimeUnit, ToSqlOutput, ValueRef};
-use duckdb::{Appender, Connection, ToSql, appender_params_from_iter};
+use duckdb::vtab::arrow::{ArrowBatchRegistration, ArrowVTab};
+use duckdb::{Connection, ToSql};
 
 use super::{
-    ChildSpec, Column, Counts, Engine, Kind, Load, QueryError, RowSink, SqlError, Table, Value,
-    WriteSpec, quote,
+    ChildSpec, Column, Counts, Engine, Kind, Load, MergeRefused, QueryError, RowSink, SqlError,
+    Table, Value, WriteSpec, quote,
 };
 
-/// Records staged per table before a merge: bounds the staging tables' memory on big loads.
-const BATCH: usize = 50_000;
+/// Records held per table before a merge: bounds the memory they take; a batch amortises the
+/// merge's few statements.
+const BATCH: usize = 10_000;
 
 pub struct DuckDb {
     conn: Connection,
@@ -50,19 +62,24 @@ impl DuckDb {
     }
 }
 
-/// DuckDB says "IO Error" for a full disk, a missing permission, a locked or damaged file.
+/// DuckDB says "IO Error" for a full disk, a missing permission, a locked or damaged file, and
+/// "Out of Memory Error" when its memory limit or the machine's memory is reached.
 pub(super) fn is_resource_fault(cause: &(dyn std::error::Error + 'static)) -> bool {
     match cause.downcast_ref::<duckdb::Error>() {
         Some(duckdb::Error::DuckDBFailure(_, Some(msg))) => {
-            msg.starts_with("IO Error") || msg.contains("not a valid DuckDB database file")
+            msg.starts_with("IO Error")
+                || msg.starts_with("Out of Memory Error")
+                || msg.contains("not a valid DuckDB database file")
         }
         _ => false,
     }
 }
 
-/// Sorts NULL first in ascending order, as SQLite does, so reports agree row for row.
+/// Sorts NULL first in ascending order, as SQLite does, so reports agree row for row; lets a
+/// load's statements scan the batches it holds.
 fn configure(conn: &Connection) -> duckdb::Result<()> {
-    conn.execute_batch("SET default_null_order = 'nulls_first_on_asc_last_on_desc'")
+    conn.execute_batch("SET default_null_order = 'nulls_first_on_asc_last_on_desc'")?;
+    conn.register_table_function::<ArrowVTab>("weir_batch")
 }
 
 /// DuckDB's message, first line only (the rest repeats the SQL).
@@ -286,19 +303,168 @@ impl Engine for DuckDb {
     }
 }
 
-/// The staging of one top table and its children.
-struct Stage<'c> {
+/// A column of held rows, typed by the values that came: integers, reals or text; a column whose
+/// values disagree is held as text (the merge casts every column to its declared type).
+enum Col {
+    /// Only NULLs so far: how many.
+    Nulls(usize),
+    Int(Int64Builder),
+    Real(Float64Builder),
+    Text(StringBuilder),
+}
+
+impl Col {
+    fn push(&mut self, v: &Value) {
+        match (&mut *self, v) {
+            (Col::Nulls(n), Value::Null) => *n += 1,
+            (Col::Int(b), Value::Null) => b.append_null(),
+            (Col::Real(b), Value::Null) => b.append_null(),
+            (Col::Text(b), Value::Null) => b.append_null(),
+            (Col::Int(b), Value::Integer(i)) => b.append_value(*i),
+            (Col::Real(b), Value::Real(f)) => b.append_value(*f),
+            (Col::Text(b), Value::Text(s)) => b.append_value(s),
+            (Col::Text(b), Value::Integer(i)) => b.append_value(itoa::Buffer::new().format(*i)),
+            (Col::Text(b), Value::Real(f)) => b.append_value(f.to_string()),
+            (Col::Nulls(n), _) => {
+                let n = *n;
+                *self = match v {
+                    Value::Integer(_) => Col::Int(Int64Builder::new()),
+                    Value::Real(_) => Col::Real(Float64Builder::new()),
+                    _ => Col::Text(StringBuilder::new()),
+                };
+                self.pad(n);
+                self.push(v);
+            }
+            _ => {
+                *self = Col::Text(self.take_as_text());
+                self.push(v);
+            }
+        }
+    }
+
+    fn pad(&mut self, n: usize) {
+        match self {
+            Col::Nulls(m) => *m += n,
+            Col::Int(b) => b.append_nulls(n),
+            Col::Real(b) => b.append_nulls(n),
+            Col::Text(b) => (0..n).for_each(|_| b.append_null()),
+        }
+    }
+
+    /// The values so far as text, the way `push` writes a number as text; the column starts over.
+    fn take_as_text(&mut self) -> StringBuilder {
+        let mut text = StringBuilder::new();
+        match self.finish().as_any() {
+            a if let Some(a) = a.downcast_ref::<Int64Array>() => a.iter().for_each(|v| {
+                text.append_option(v.map(|i| itoa::Buffer::new().format(i).to_string()))
+            }),
+            a if let Some(a) = a.downcast_ref::<Float64Array>() => a
+                .iter()
+                .for_each(|v| text.append_option(v.map(|f| f.to_string()))),
+            a if let Some(a) = a.downcast_ref::<StringArray>() => {
+                a.iter().for_each(|v| text.append_option(v))
+            }
+            _ => unreachable!("a held column is integers, reals or text"),
+        }
+        text
+    }
+
+    /// The values so far as an Arrow array; the column starts over, empty and untyped.
+    fn finish(&mut self) -> ArrayRef {
+        match std::mem::replace(self, Col::Nulls(0)) {
+            Col::Nulls(n) => Arc::new(StringArray::new_null(n)),
+            Col::Int(mut b) => Arc::new(b.finish()),
+            Col::Real(mut b) => Arc::new(b.finish()),
+            Col::Text(mut b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// Rows held until a merge, column by column. Columns are named `c0`, `c1`, … for DuckDB.
+struct Held {
+    cols: Vec<Col>,
+    len: usize,
+}
+
+impl Held {
+    fn new(width: usize) -> Held {
+        Held {
+            cols: (0..width).map(|_| Col::Nulls(0)).collect(),
+            len: 0,
+        }
+    }
+
+    fn push<'v>(&mut self, row: impl IntoIterator<Item = &'v Value>) {
+        for (col, v) in self.cols.iter_mut().zip(row) {
+            col.push(v);
+        }
+        self.len += 1;
+    }
+
+    /// The held rows as a record batch; nothing is held afterwards.
+    fn take(&mut self) -> RecordBatch {
+        let arrays: Vec<ArrayRef> = self.cols.iter_mut().map(Col::finish).collect();
+        let fields: Vec<Field> = arrays
+            .iter()
+            .enumerate()
+            .map(|(i, a)| Field::new(format!("c{i}"), a.data_type().clone(), true))
+            .collect();
+        self.len = 0;
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+            .expect("held columns have one length")
+    }
+}
+
+/// `CAST(c0 AS type) AS "name", …`: held columns as the table declares them.
+fn typed(names: &[String], types: &[String]) -> String {
+    names
+        .iter()
+        .zip(types)
+        .enumerate()
+        .map(|(i, (name, ty))| format!("CAST(c{i} AS {ty}) AS {}", quote(name)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The declared types of `columns` of `table`, as DuckDB spells them.
+fn column_types(conn: &Connection, table: &str, columns: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT column_name, data_type FROM duckdb_columns() \
+         WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ?",
+    )?;
+    let declared: Vec<(String, String)> = stmt
+        .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    columns
+        .iter()
+        .map(|c| {
+            declared
+                .iter()
+                .find(|(name, _)| name == c)
+                .map(|(_, ty)| ty.clone())
+                .with_context(|| format!("table `{table}` has no column `{c}`"))
+        })
+        .collect()
+}
+
+/// The rows held for one top table and its children, and the statements that merge them.
+struct Stage {
     spec: WriteSpec,
-    child_specs: Vec<ChildSpec>,
-    name: String,
-    top: Appender<'c>,
-    children: Vec<Appender<'c>>,
-    pending: usize,
+    /// Top rows: the spec's columns, then the record's number in the load.
+    top: Held,
+    /// Per child table: its columns, then the parent record's number and the row's number.
+    children: Vec<Held>,
+    /// Key (and version) columns and the record number: picks the batch's winners.
+    probe: Vec<usize>,
+    winners_sql: String,
+    delete_children_sql: Vec<String>,
+    insert_sql: String,
+    insert_children_sql: Vec<String>,
 }
 
 struct DuckLoad<'c> {
     conn: &'c Connection,
-    stages: Vec<Stage<'c>>,
+    stages: Vec<Stage>,
     /// The number of the record in this load: later records win ties, as in a one-by-one load.
     seq: i64,
     /// The number of the child row in this load: a later duplicate child key wins.
@@ -307,74 +473,30 @@ struct DuckLoad<'c> {
     open: bool,
 }
 
-fn key_names(spec: &WriteSpec) -> Vec<String> {
-    spec.key.iter().map(|&k| spec.columns[k].clone()).collect()
-}
+/// DuckDB numbers the rows a transaction adds from 2^55 up (`MAX_ROW_ID` in its source) until
+/// the commit: a stored row numbered from here was written by this load.
+const LOCAL_ROW_ID: i64 = 36_028_797_018_960_000;
 
-fn cols(names: &[String], prefix: &str) -> String {
-    names
-        .iter()
-        .map(|c| format!("{prefix}{}", quote(c)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-impl<'c> DuckLoad<'c> {
-    fn stage(&mut self, spec: &WriteSpec, child_specs: &[ChildSpec]) -> anyhow::Result<usize> {
-        if let Some(i) = self.stages.iter().position(|s| s.spec.id == spec.id) {
-            return Ok(i);
-        }
-        let name = format!("weir_stage_{}", self.stages.len());
-        let key = key_names(spec);
-        self.conn.execute_batch(&format!(
-            "CREATE TABLE {} AS SELECT {}, CAST(0 AS BIGINT) AS _weir_seq FROM {} LIMIT 0;\n\
-             CREATE TABLE {} AS SELECT {} FROM {} LIMIT 0;",
-            quote(&name),
-            cols(&spec.columns, ""),
-            quote(&spec.table),
-            quote(&format!("{name}_keys")),
-            cols(&key, ""),
-            quote(&spec.table)
-        ))?;
-        let mut children = Vec::new();
-        for (j, child) in child_specs.iter().enumerate() {
-            let child_name = format!("{name}_{j}");
-            self.conn.execute_batch(&format!(
-                "CREATE TABLE {} AS SELECT {}, CAST(0 AS BIGINT) AS _weir_seq, CAST(0 AS BIGINT) AS _weir_row FROM {} LIMIT 0",
-                quote(&child_name),
-                cols(&child.spec.columns, ""),
-                quote(&child.spec.table)
-            ))?;
-            children.push(self.conn.appender(&child_name)?);
-        }
-        let top = self.conn.appender(&name)?;
-        self.stages.push(Stage {
-            spec: spec.clone(),
-            child_specs: child_specs.to_vec(),
-            name,
-            top,
-            children,
-            pending: 0,
-        });
-        Ok(self.stages.len() - 1)
+fn verb(columns: usize, key: usize) -> &'static str {
+    if columns > key {
+        "INSERT OR REPLACE"
+    } else {
+        "INSERT OR IGNORE"
     }
+}
 
-    /// Merges one staging into the tables and empties it.
-    fn merge(&mut self, i: usize) -> anyhow::Result<()> {
-        let conn = self.conn;
-        let stage = &mut self.stages[i];
-        if stage.pending == 0 {
-            return Ok(());
-        }
-        stage.top.flush()?;
-        for a in &mut stage.children {
-            a.flush()?;
-        }
-        let spec = &stage.spec;
+impl Stage {
+    fn new(conn: &Connection, spec: &WriteSpec, child_specs: &[ChildSpec]) -> anyhow::Result<Self> {
+        let types = column_types(conn, &spec.table, &spec.columns)?;
         let table = quote(&spec.table);
-        let staged = quote(&stage.name);
+        let width = spec.columns.len();
         let key: Vec<String> = spec.key.iter().map(|&k| quote(&spec.columns[k])).collect();
         let on: Vec<String> = key.iter().map(|k| format!("t.{k} = s.{k}")).collect();
+        let mut probe: Vec<usize> = spec.key.clone();
+        probe.extend(spec.version);
+        let probe_names: Vec<String> = probe.iter().map(|&i| spec.columns[i].clone()).collect();
+        let probe_types: Vec<String> = probe.iter().map(|&i| types[i].clone()).collect();
+        probe.push(width);
         let (order, newer) = match spec.version {
             Some(v) => {
                 let v = quote(&spec.columns[v]);
@@ -386,98 +508,168 @@ impl<'c> DuckLoad<'c> {
             // Without a version every copy replaces the stored row.
             None => ("_weir_seq DESC".to_string(), "true".to_string()),
         };
-        let mut sql = format!(
-            "CREATE TEMP TABLE weir_win AS SELECT {}, s._weir_seq FROM \
-               (SELECT *, row_number() OVER (PARTITION BY {} ORDER BY {order}) AS _weir_rank FROM {staged}) s \
+        // Per key the newest copy in the batch (the latest among equals), where it is at least
+        // as new as the stored row; and whether that row was written earlier in this load.
+        let winners_sql = format!(
+            "SELECT s._weir_seq, coalesce(t.rowid >= {LOCAL_ROW_ID}, false) FROM \
+               (SELECT *, row_number() OVER (PARTITION BY {} ORDER BY {order}) AS _weir_rank \
+                FROM (SELECT {}, c{} AS _weir_seq FROM weir_batch(?))) s \
              LEFT JOIN {table} t ON {} \
-             WHERE s._weir_rank = 1 AND ({newer});\n",
-            cols(&spec.columns, "s."),
+             WHERE s._weir_rank = 1 AND ({newer})",
             key.join(", "),
+            // The probe batch holds only these columns, named after their place in the rows.
+            probe_names
+                .iter()
+                .zip(&probe_types)
+                .zip(&probe)
+                .map(|((name, ty), i)| format!("CAST(c{i} AS {ty}) AS {}", quote(name)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            width,
             on.join(" AND "),
         );
-        for child in &stage.child_specs {
-            let link = child.link_condition(spec, "w");
-            sql.push_str(&format!(
-                "DELETE FROM {} USING weir_win w WHERE {};\n",
-                quote(&child.spec.table),
-                link
+        let rows = format!(
+            "(SELECT {} FROM weir_batch(?))",
+            typed(&spec.columns, &types)
+        );
+        let names = cols(&spec.columns, "");
+        let insert_sql = format!(
+            "{} INTO {table} ({names}) SELECT {names} FROM {rows}",
+            verb(width, key.len())
+        );
+        let mut delete_children_sql = Vec::new();
+        let mut insert_children_sql = Vec::new();
+        let mut children = Vec::new();
+        for child in child_specs {
+            let c = &child.spec;
+            delete_children_sql.push(format!(
+                "DELETE FROM {} USING {rows} w WHERE {}",
+                quote(&c.table),
+                child.link_condition(spec, "w")
             ));
-        }
-        let verb = if spec.columns.len() > spec.key.len() {
-            "INSERT OR REPLACE"
-        } else {
-            "INSERT OR IGNORE"
-        };
-        sql.push_str(&format!(
-            "{verb} INTO {table} ({0}) SELECT {0} FROM weir_win;\n",
-            cols(&spec.columns, "")
-        ));
-        for (j, child) in stage.child_specs.iter().enumerate() {
-            let names = cols(&child.spec.columns, "");
-            let from = format!(
-                "{} WHERE _weir_seq IN (SELECT _weir_seq FROM weir_win)",
-                quote(&format!("{}_{j}", stage.name))
-            );
-            let insert = if child.spec.key.is_empty() {
+            let types = column_types(conn, &c.table, &c.columns)?;
+            let names = cols(&c.columns, "");
+            let rows = typed(&c.columns, &types);
+            insert_children_sql.push(if c.key.is_empty() {
                 format!(
-                    "INSERT INTO {} ({names}) SELECT {names} FROM {from};\n",
-                    quote(&child.spec.table)
+                    "INSERT INTO {} ({names}) SELECT {names} FROM (SELECT {rows} FROM weir_batch(?))",
+                    quote(&c.table)
                 )
             } else {
-                let key: Vec<String> = child
-                    .spec
-                    .key
-                    .iter()
-                    .map(|&k| quote(&child.spec.columns[k]))
-                    .collect();
-                let verb = if child.spec.columns.len() > key.len() {
-                    "INSERT OR REPLACE"
-                } else {
-                    "INSERT OR IGNORE"
-                };
+                // A later duplicate child key wins, as in a one-by-one load.
+                let key: Vec<String> = c.key.iter().map(|&k| quote(&c.columns[k])).collect();
                 format!(
-                    "{verb} INTO {} ({names}) SELECT {names} FROM \
-                       (SELECT *, row_number() OVER (PARTITION BY {} ORDER BY _weir_row DESC) AS _weir_rank FROM {from}) \
-                     WHERE _weir_rank = 1;\n",
-                    quote(&child.spec.table),
-                    key.join(", ")
+                    "{} INTO {} ({names}) SELECT {names} FROM \
+                       (SELECT *, row_number() OVER (PARTITION BY {} ORDER BY _weir_row DESC) AS _weir_rank \
+                        FROM (SELECT {rows}, c{} AS _weir_row FROM weir_batch(?))) \
+                     WHERE _weir_rank = 1",
+                    verb(c.columns.len(), key.len()),
+                    quote(&c.table),
+                    key.join(", "),
+                    c.columns.len() + 1
                 )
-            };
-            sql.push_str(&insert);
+            });
+            children.push(Held::new(c.columns.len() + 2));
         }
-        conn.execute_batch(&sql)
-            .with_context(|| format!("cannot merge the rows of `{}`", spec.table))?;
-        let written: i64 = conn.query_row("SELECT count(*) FROM weir_win", [], |r| r.get(0))?;
-        // Keys already written by an earlier batch of this load: the record written then is
-        // superseded now, so the counts are final outcomes, as on SQLite.
-        let keys = quote(&format!("{}_keys", stage.name));
-        let same: Vec<String> = key.iter().map(|k| format!("k.{k} = w.{k}")).collect();
-        let replaced: i64 = conn.query_row(
-            &format!(
-                "SELECT count(*) FROM weir_win w WHERE EXISTS (SELECT 1 FROM {keys} k WHERE {})",
-                same.join(" AND ")
-            ),
-            [],
-            |r| r.get(0),
-        )?;
-        let mut cleanup = format!(
-            "INSERT INTO {keys} SELECT {} FROM weir_win w WHERE NOT EXISTS (SELECT 1 FROM {keys} k WHERE {});\n\
-             DROP TABLE weir_win;\nDELETE FROM {staged};\n",
-            cols(&key_names(spec), "w."),
-            same.join(" AND ")
-        );
-        for j in 0..stage.child_specs.len() {
-            cleanup.push_str(&format!(
-                "DELETE FROM {};\n",
-                quote(&format!("{}_{j}", stage.name))
-            ));
+        Ok(Stage {
+            spec: spec.clone(),
+            top: Held::new(width + 1),
+            children,
+            probe,
+            winners_sql,
+            delete_children_sql,
+            insert_sql,
+            insert_children_sql,
+        })
+    }
+}
+
+fn cols(names: &[String], prefix: &str) -> String {
+    names
+        .iter()
+        .map(|c| format!("{prefix}{}", quote(c)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Which rows of `batch` belong to a winning record: its column `seq` holds record numbers.
+fn winning(batch: &RecordBatch, seq: usize, winners: &HashSet<i64>) -> BooleanArray {
+    let seqs = batch
+        .column(seq)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .expect("record numbers are integers");
+    seqs.iter()
+        .map(|s| Some(s.is_some_and(|s| winners.contains(&s))))
+        .collect()
+}
+
+impl DuckLoad<'_> {
+    fn stage(&mut self, spec: &WriteSpec, child_specs: &[ChildSpec]) -> anyhow::Result<usize> {
+        if let Some(i) = self.stages.iter().position(|s| s.spec.id == spec.id) {
+            return Ok(i);
         }
-        conn.execute_batch(&cleanup)?;
-        let written = usize::try_from(written).unwrap_or(0);
-        let replaced = usize::try_from(replaced).unwrap_or(0);
-        self.counts.written += written - replaced;
-        self.counts.superseded += stage.pending - written + replaced;
-        stage.pending = 0;
+        self.stages.push(Stage::new(self.conn, spec, child_specs)?);
+        Ok(self.stages.len() - 1)
+    }
+
+    /// Merges the rows held for one top table into the tables; nothing is held afterwards.
+    fn merge(&mut self, i: usize) -> anyhow::Result<()> {
+        let conn = self.conn;
+        let stage = &mut self.stages[i];
+        let pending = stage.top.len;
+        if pending == 0 {
+            return Ok(());
+        }
+        let table = &stage.spec.table;
+        let top = stage.top.take();
+        let children: Vec<RecordBatch> = stage.children.iter_mut().map(Held::take).collect();
+        let run = |sql: &str, batch: RecordBatch| -> anyhow::Result<usize> {
+            let batch = ArrowBatchRegistration::new(batch);
+            let n = conn
+                .prepare_cached(sql)?
+                .execute([&batch])
+                .with_context(|| MergeRefused(table.clone()))?;
+            Ok(n)
+        };
+
+        let probe = ArrowBatchRegistration::new(top.project(&stage.probe)?);
+        let mut winners = HashSet::with_capacity(pending);
+        let mut again = 0;
+        {
+            let mut stmt = conn.prepare_cached(&stage.winners_sql)?;
+            let mut rows = stmt
+                .query([&probe])
+                .with_context(|| MergeRefused(table.clone()))?;
+            while let Some(row) = rows.next()? {
+                winners.insert(row.get::<_, i64>(0)?);
+                again += usize::from(row.get::<_, bool>(1)?);
+            }
+        }
+        drop(probe);
+        if !winners.is_empty() {
+            let width = stage.spec.columns.len();
+            let top = filter_record_batch(&top, &winning(&top, width, &winners))?;
+            for sql in &stage.delete_children_sql {
+                run(sql, top.clone())?;
+            }
+            run(&stage.insert_sql, top)?;
+            for (batch, sql) in children.into_iter().zip(&stage.insert_children_sql) {
+                if batch.num_rows() == 0 {
+                    continue;
+                }
+                let seq = batch.num_columns() - 2;
+                let batch = filter_record_batch(&batch, &winning(&batch, seq, &winners))?;
+                if batch.num_rows() > 0 {
+                    run(sql, batch)?;
+                }
+            }
+        }
+        // A winner that replaced a row written earlier in this load supersedes that record:
+        // the counts are final outcomes, as on SQLite.
+        let written = winners.len();
+        self.counts.written += written - again;
+        self.counts.superseded += pending - written + again;
         Ok(())
     }
 }
@@ -494,21 +686,14 @@ impl Load for DuckLoad<'_> {
         self.seq += 1;
         let seq = Value::Integer(self.seq);
         let stage = &mut self.stages[i];
-        stage
-            .top
-            .append_row(appender_params_from_iter(row.iter().chain([&seq])))
-            .with_context(|| format!("cannot stage a row of `{}`", spec.table))?;
-        for ((appender, rows), child) in stage.children.iter_mut().zip(children).zip(child_specs) {
+        stage.top.push(row.iter().chain([&seq]));
+        for (held, rows) in stage.children.iter_mut().zip(children) {
             for r in rows {
                 self.row += 1;
-                let n = Value::Integer(self.row);
-                appender
-                    .append_row(appender_params_from_iter(r.iter().chain([&seq, &n])))
-                    .with_context(|| format!("cannot stage a row of `{}`", child.spec.table))?;
+                held.push(r.iter().chain([&seq, &Value::Integer(self.row)]));
             }
         }
-        stage.pending += 1;
-        if stage.pending >= BATCH {
+        if stage.top.len >= BATCH {
             self.merge(i)?;
         }
         Ok(())
@@ -572,21 +757,8 @@ impl Load for DuckLoad<'_> {
 
     fn commit(mut self: Box<Self>) -> anyhow::Result<()> {
         self.flush()?;
-        let mut names: Vec<String> = Vec::new();
-        for s in &self.stages {
-            names.push(s.name.clone());
-            names.push(format!("{}_keys", s.name));
-            names.extend((0..s.children.len()).map(|j| format!("{}_{j}", s.name)));
-        }
-        // Appenders hold the staging tables open; close them before dropping the tables.
-        self.stages.clear();
-        let mut sql: String = names
-            .iter()
-            .map(|n| format!("DROP TABLE {};\n", quote(n)))
-            .collect();
-        sql.push_str("COMMIT;");
         self.conn
-            .execute_batch(&sql)
+            .execute_batch("COMMIT")
             .context("cannot commit the load")?;
         self.open = false;
         Ok(())
@@ -596,10 +768,78 @@ impl Load for DuckLoad<'_> {
 impl Drop for DuckLoad<'_> {
     fn drop(&mut self) {
         if self.open {
-            self.stages.clear();
             // Nothing of an unfinished load may remain; a failed rollback leaves the
             // transaction to be discarded with the connection.
             let _ = self.conn.execute_batch("ROLLBACK");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(a: &ArrayRef) -> Vec<Option<String>> {
+        let a = a.as_any().downcast_ref::<StringArray>().expect("text");
+        a.iter().map(|v| v.map(str::to_string)).collect()
+    }
+
+    #[test]
+    fn a_held_column_keeps_its_values_whatever_kinds_come() {
+        let mut held = Held::new(4);
+        let rows = [
+            [
+                Value::Null,
+                Value::Integer(1),
+                Value::Real(1.5),
+                Value::Null,
+            ],
+            [
+                Value::Integer(7),
+                Value::Text("x".into()),
+                Value::Integer(2),
+                Value::Null,
+            ],
+            [Value::Null, Value::Null, Value::Real(-0.25), Value::Null],
+        ];
+        for row in &rows {
+            held.push(row);
+        }
+        let batch = held.take();
+        assert_eq!(batch.num_rows(), 3);
+        // Only integers (and NULLs): integers, NULLs where they came.
+        let ints = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        assert_eq!(ints.iter().collect::<Vec<_>>(), [None, Some(7), None]);
+        // Kinds that disagree: text, each value as it would be written.
+        assert_eq!(
+            strings(batch.column(1)),
+            [Some("1".into()), Some("x".into()), None]
+        );
+        assert_eq!(
+            strings(batch.column(2)),
+            [Some("1.5".into()), Some("2".into()), Some("-0.25".into())]
+        );
+        assert_eq!(strings(batch.column(3)), [None, None, None]);
+        // Taking leaves nothing held, and the next batch starts untyped.
+        held.push(&[
+            Value::Text("a".into()),
+            Value::Integer(3),
+            Value::Null,
+            Value::Real(2.0),
+        ]);
+        let batch = held.take();
+        assert_eq!(batch.num_rows(), 1);
+        assert_eq!(strings(batch.column(0)), [Some("a".into())]);
+        assert!(
+            batch
+                .column(1)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .is_some()
+        );
     }
 }

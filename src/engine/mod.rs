@@ -190,6 +190,12 @@ pub trait Engine {
     }
 }
 
+/// The database refused rows an engine held back and merged together: the fault is in one of the
+/// records since the last merge, not necessarily the record whose write set the merge off.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot merge the rows of `{0}` held since the last merge")]
+pub struct MergeRefused(pub String);
+
 /// The database's complaint about SQL text, and where in the text it points when it says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqlError {

@@ -252,3 +252,65 @@ fn a_renamed_incident_leaves_no_stale_row() {
         );
     }
 }
+
+/// A row the database refuses (a CHECK the mapper cannot see) stops the load in either mode,
+/// named where the engine can tell: the record on SQLite, which writes record by record; the
+/// source on DuckDB, which merges held rows together. Nothing of the run is stored.
+#[test]
+fn a_row_the_database_refuses_stops_the_load() {
+    for engine in engines() {
+        let p = versioned();
+        p.write(
+            "schemas/01.sql",
+            "CREATE TABLE tickets (id TEXT PRIMARY KEY, status TEXT, fetched_at TEXT, n BIGINT CHECK (n >= 0));
+             CREATE TABLE ticket_tags (ticket_id TEXT, tag TEXT, PRIMARY KEY (ticket_id, tag));",
+        );
+        p.write(
+            "raw_data/tickets/a.json",
+            &page(
+                Some("2026-11-01T00:00:00Z"),
+                r#"[{"id": "T1", "status": "open", "n": 1, "tags": ["a"]}]"#,
+            ),
+        );
+        p.ok(&["--engine", engine, "run-etl"]);
+        let before = p.dump_engine(engine, &[]);
+        p.write(
+            "raw_data/tickets/b.json",
+            &page(
+                Some("2026-11-02T00:00:00Z"),
+                r#"[{"id": "T1", "status": "resolved", "n": 2, "tags": []}, {"id": "T2", "status": "open", "n": -1, "tags": ["b"]}]"#,
+            ),
+        );
+        for mode in ["fail", "quarantine"] {
+            let out = p.weir(&["--engine", engine, "run-etl", "--on-error", mode]);
+            assert_eq!(out.code, 1, "{engine} {mode}: {}", out.stderr);
+            let at = if engine == "sqlite" {
+                "error: raw_data/tickets/b.json (record /body/tickets/1): the database refused it: "
+            } else {
+                "error: raw_data/tickets/: the database refused rows of this source: cannot merge the rows of `tickets` held since the last merge: "
+            };
+            assert!(
+                out.stderr.starts_with(at),
+                "{engine} {mode}: {}",
+                out.stderr
+            );
+            assert!(
+                out.stderr.contains("CHECK"),
+                "{engine} {mode}: {}",
+                out.stderr
+            );
+            assert!(
+                out.stderr.contains("hint: fix the record"),
+                "{engine} {mode}: {}",
+                out.stderr
+            );
+            assert!(
+                out.stderr
+                    .contains("nothing was loaded; the database is unchanged"),
+                "{engine} {mode}: {}",
+                out.stderr
+            );
+            assert_eq!(p.dump_engine(engine, &[]), before, "{engine} {mode}");
+        }
+    }
+}
