@@ -100,7 +100,7 @@ impl Table {
 #[derive(Debug, Clone)]
 pub struct WriteSpec {
     /// Tells apart the mappers that write one table (with other columns, say): engines keep
-    /// their prepared statements and staging per writer.
+    /// their prepared statements and held rows per writer.
     pub id: usize,
     pub table: String,
     pub columns: Vec<String>,
