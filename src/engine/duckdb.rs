@@ -415,13 +415,12 @@ impl Held {
     }
 }
 
-/// `CAST(c0 AS type) AS "name", …`: held columns as the table declares them.
-fn typed(names: &[String], types: &[String]) -> String {
-    names
-        .iter()
-        .zip(types)
-        .enumerate()
-        .map(|(i, (name, ty))| format!("CAST(c{i} AS {ty}) AS {}", quote(name)))
+/// `CAST(c0 AS type) AS "name", …` for the columns at `places`: held columns as the table
+/// declares them (a held column is named after its place in the row).
+fn typed(names: &[String], types: &[String], places: impl IntoIterator<Item = usize>) -> String {
+    places
+        .into_iter()
+        .map(|i| format!("CAST(c{i} AS {}) AS {}", types[i], quote(&names[i])))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -494,8 +493,7 @@ impl Stage {
         let on: Vec<String> = key.iter().map(|k| format!("t.{k} = s.{k}")).collect();
         let mut probe: Vec<usize> = spec.key.clone();
         probe.extend(spec.version);
-        let probe_names: Vec<String> = probe.iter().map(|&i| spec.columns[i].clone()).collect();
-        let probe_types: Vec<String> = probe.iter().map(|&i| types[i].clone()).collect();
+        let probe_columns = typed(&spec.columns, &types, probe.iter().copied());
         probe.push(width);
         let (order, newer) = match spec.version {
             Some(v) => {
@@ -517,20 +515,13 @@ impl Stage {
              LEFT JOIN {table} t ON {} \
              WHERE s._weir_rank = 1 AND ({newer})",
             key.join(", "),
-            // The probe batch holds only these columns, named after their place in the rows.
-            probe_names
-                .iter()
-                .zip(&probe_types)
-                .zip(&probe)
-                .map(|((name, ty), i)| format!("CAST(c{i} AS {ty}) AS {}", quote(name)))
-                .collect::<Vec<_>>()
-                .join(", "),
+            probe_columns,
             width,
             on.join(" AND "),
         );
         let rows = format!(
             "(SELECT {} FROM weir_batch(?))",
-            typed(&spec.columns, &types)
+            typed(&spec.columns, &types, 0..width)
         );
         let names = cols(&spec.columns, "");
         let insert_sql = format!(
@@ -549,7 +540,7 @@ impl Stage {
             ));
             let types = column_types(conn, &c.table, &c.columns)?;
             let names = cols(&c.columns, "");
-            let rows = typed(&c.columns, &types);
+            let rows = typed(&c.columns, &types, 0..c.columns.len());
             insert_children_sql.push(if c.key.is_empty() {
                 format!(
                     "INSERT INTO {} ({names}) SELECT {names} FROM (SELECT {rows} FROM weir_batch(?))",
