@@ -196,7 +196,7 @@ pub fn ensure(
         match actual.iter().find(|a| a.name == t.name) {
             Some(_) if recreate => {
                 drop.push(t.name.clone());
-                create.push(t.sql.clone());
+                create.push(t);
             }
             Some(a) => {
                 let diffs = differences(t, a);
@@ -208,7 +208,7 @@ pub fn ensure(
                     );
                 }
             }
-            None => create.push(t.sql.clone()),
+            None => create.push(t),
         }
     }
     if !problems.is_empty() {

@@ -24,6 +24,9 @@ pub struct Settings {
     pub verbosity: Verbosity,
     /// How long to wait for another weir's lock.
     pub wait: std::time::Duration,
+    /// Bytes DuckDB may use while loading into a file (`WEIR_DUCKDB_MEMORY`); `None` lets weir
+    /// size it from the widest table the load writes.
+    pub duckdb_memory: Option<u64>,
     env: HashMap<String, String>,
 }
 
@@ -50,6 +53,7 @@ impl Settings {
                         .hint("pass a duration such as `--wait 60`"),
                 )
             })?,
+            duckdb_memory: None,
             env,
         };
         settings.verbosity = if args.quiet {
@@ -93,6 +97,15 @@ impl Settings {
                 Diagnostic::new(format!("this build of weir has no {} engine", settings.engine.name()))
                     .hint("build with the default features (`cargo build --release`) to include DuckDB, or use `--engine sqlite`"),
             ));
+        }
+        if let Some(size) = settings.var("WEIR_DUCKDB_MEMORY") {
+            settings.duckdb_memory = Some(parse_size(&size).ok_or_else(|| {
+                Error::problem(
+                    Diagnostic::new(format!("`{size}` is not an amount of memory"))
+                        .field("WEIR_DUCKDB_MEMORY")
+                        .hint("write a size such as `512MB` or `2GB` (or remove it to let weir size it)"),
+                )
+            })?);
         }
         let memory = args.in_memory
             || settings
@@ -142,6 +155,29 @@ impl Settings {
     }
 }
 
+/// `512MB`, `2 GiB`, `1.5GB`, `1000000` (bytes): the bytes it names, when above zero.
+fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let number: f64 = text[..split].parse().ok()?;
+    let unit: f64 = match text[split..].trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "tb" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    let bytes = (number * unit).round();
+    (bytes >= 1.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
+}
+
 fn read_dotenv(root: &Path) -> Result<HashMap<String, String>, Error> {
     let path = root.join(".env");
     if !path.is_file() {
@@ -169,4 +205,20 @@ fn read_dotenv(root: &Path) -> Result<HashMap<String, String>, Error> {
         }
     }
     Ok(env)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(parse_size("512MB"), Some(512_000_000));
+        assert_eq!(parse_size(" 2 GiB "), Some(2 << 30));
+        assert_eq!(parse_size("1.5gb"), Some(1_500_000_000));
+        assert_eq!(parse_size("4096"), Some(4096));
+        for bad in ["", "MB", "0MB", "12 parsecs", "1.2.3GB", "-5MB"] {
+            assert_eq!(parse_size(bad), None, "{bad}");
+        }
+    }
 }

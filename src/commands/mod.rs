@@ -29,7 +29,12 @@ pub(crate) fn open_with(settings: &Settings, read_only: bool) -> Result<(Box<dyn
                 .hint("create the folder, or pass another `--db PATH`"),
         ));
     }
-    let engine = engine::open(settings.engine, settings.db.as_deref(), read_only)?;
+    let engine = engine::open(
+        settings.engine,
+        settings.db.as_deref(),
+        read_only,
+        settings.duckdb_memory,
+    )?;
     let schema =
         schema::read(&settings.root, engine.as_ref()).map_err(crate::error::Error::Problems)?;
     Ok((engine, schema))

@@ -10,7 +10,7 @@ use crate::schema;
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings) -> Result<()> {
-    let mut scratch = engine::open(settings.engine, None, false)?;
+    let mut scratch = engine::open(settings.engine, None, false, None)?;
     let schema = schema::read(&settings.root, scratch.as_ref()).map_err(Error::Problems)?;
     schema::ensure(scratch.as_mut(), &schema, false)?;
     let sources = super::run_etl::pick_sources(settings, &[])?;

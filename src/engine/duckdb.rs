@@ -31,9 +31,20 @@ use super::{
 /// merge's few statements.
 const BATCH: usize = 10_000;
 
+/// What DuckDB may use while loading into a file, unless `WEIR_DUCKDB_MEMORY` says: at least
+/// `MEMORY_FLOOR`, and `MEMORY_PER_COLUMN` for each column of the widest table a load writes (with
+/// its child tables), on top of `MEMORY_BASE`. Appending and committing pin about a quarter to a
+/// whole MiB per column; the rest of what a load writes spills to the database file, so the
+/// memory a load takes does not grow with the data (docs/BENCHMARKS.md has the measurements).
+const MEMORY_FLOOR: u64 = 32 << 20;
+const MEMORY_BASE: u64 = 8 << 20;
+const MEMORY_PER_COLUMN: u64 = 5 << 18;
+
 pub struct DuckDb {
     conn: Connection,
     path: Option<std::path::PathBuf>,
+    /// `WEIR_DUCKDB_MEMORY`, when set.
+    load_memory: Option<u64>,
 }
 
 impl DuckDb {
@@ -58,20 +69,70 @@ impl DuckDb {
         Ok(DuckDb {
             conn,
             path: db.map(Path::to_path_buf),
+            load_memory: None,
         })
+    }
+
+    /// Caps what DuckDB may use while loading into a file; `None` sizes it per load.
+    pub fn load_memory(mut self, bytes: Option<u64>) -> Self {
+        self.load_memory = bytes;
+        self
     }
 }
 
+/// The memory a load may take, as DuckDB is told it.
+struct Limit {
+    bytes: u64,
+    /// Set by the user: never raised.
+    fixed: bool,
+}
+
+impl Limit {
+    fn apply(&self, conn: &Connection) -> anyhow::Result<()> {
+        conn.execute_batch(&format!(
+            "SET memory_limit = '{}KiB'",
+            self.bytes.div_ceil(1024)
+        ))
+        .context("cannot set DuckDB's memory limit")
+    }
+}
+
+/// `128 MiB`.
+fn mib(bytes: u64) -> String {
+    format!("{} MiB", bytes.div_ceil(1 << 20))
+}
+
+/// DuckDB could not get the memory a load needed within its limit.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "DuckDB needs more than the {} this load may use ({why}); set WEIR_DUCKDB_MEMORY to more, e.g. `WEIR_DUCKDB_MEMORY=1GB` in .env: {message}",
+    mib(*.bytes)
+)]
+pub struct OutOfMemory {
+    bytes: u64,
+    why: &'static str,
+    message: String,
+}
+
+/// Whether DuckDB's message says it ran out of memory: its own error class, or a commit that
+/// could not get a block.
+fn out_of_memory(message: &str) -> bool {
+    message.starts_with("Out of Memory Error")
+        || message.contains("could not allocate block")
+        || message.contains("failed to pin block")
+}
+
 /// DuckDB says "IO Error" for a full disk, a missing permission, a locked or damaged file, and
-/// "Out of Memory Error" when its memory limit or the machine's memory is reached.
+/// "Out of Memory Error" when its memory limit or the machine's memory is reached (a commit may
+/// say it could not allocate or pin a block instead).
 pub(super) fn is_resource_fault(cause: &(dyn std::error::Error + 'static)) -> bool {
     match cause.downcast_ref::<duckdb::Error>() {
         Some(duckdb::Error::DuckDBFailure(_, Some(msg))) => {
             msg.starts_with("IO Error")
-                || msg.starts_with("Out of Memory Error")
+                || out_of_memory(msg)
                 || msg.contains("not a valid DuckDB database file")
         }
-        _ => false,
+        _ => cause.is::<OutOfMemory>(),
     }
 }
 
@@ -95,17 +156,34 @@ fn sql_error(e: duckdb::Error) -> SqlError {
     }
 }
 
+/// Where weir keeps the key of each table it created without a primary-key index: the names of
+/// the key's columns in key order, joined by U+001F.
+const KEYS: &str = "weir_keys";
+
 fn read_tables(conn: &Connection) -> duckdb::Result<Vec<Table>> {
-    let mut stmt = conn.prepare(
+    let kept: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM duckdb_tables() \
+         WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ?",
+        [KEYS],
+        |r| r.get(0),
+    )?;
+    // A table made by an earlier weir may still carry its PRIMARY KEY: either way is a key.
+    let kept_key = if kept {
+        format!("(SELECT k.key_columns FROM {KEYS} k WHERE k.table_name = t.table_name)")
+    } else {
+        "NULL".into()
+    };
+    let mut stmt = conn.prepare(&format!(
         "SELECT t.table_name, t.sql, \
                 coalesce((SELECT list_aggr(c.constraint_column_names, 'string_agg', chr(31)) \
                           FROM duckdb_constraints() c \
-                          WHERE c.table_oid = t.table_oid AND c.constraint_type = 'PRIMARY KEY'), '') \
+                          WHERE c.table_oid = t.table_oid AND c.constraint_type = 'PRIMARY KEY'), \
+                         {kept_key}, '') \
          FROM duckdb_tables() t \
          WHERE t.database_name = current_database() AND t.schema_name = 'main' AND NOT t.temporary \
            AND t.table_name NOT LIKE 'weir\\_%' ESCAPE '\\' \
          ORDER BY t.table_oid",
-    )?;
+    ))?;
     let rows: Vec<(String, String, String)> = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?;
@@ -129,6 +207,128 @@ fn read_tables(conn: &Connection) -> duckdb::Result<Vec<Table>> {
         tables.push(Table { name, columns, sql });
     }
     Ok(tables)
+}
+
+/// Rebuilds the new table `name` without its PRIMARY KEY and records `key` as its key instead.
+/// DuckDB keeps a key's index whole in memory while a transaction writes to the table, so an
+/// index would grow with the table; the loads keep keys unique themselves (one winner per key
+/// replaces the stored row: DELETE, then INSERT). Key columns stay NOT NULL.
+fn unindex(tx: &duckdb::Transaction<'_>, name: &str, key: &[&str]) -> anyhow::Result<()> {
+    // DuckDB's own text of the table: one form, whatever way the schema file spelled the key.
+    let sql: String = tx.query_row(
+        "SELECT sql FROM duckdb_tables() \
+         WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ?",
+        [name],
+        |r| r.get(0),
+    )?;
+    let bare = without_primary_key(&sql)
+        .with_context(|| format!("no PRIMARY KEY clause found in `{sql}`"))?;
+    tx.execute_batch(&format!("DROP TABLE {}", quote(name)))?;
+    tx.execute_batch(&bare)?;
+    for k in key {
+        tx.execute_batch(&format!(
+            "ALTER TABLE {} ALTER COLUMN {} SET NOT NULL",
+            quote(name),
+            quote(k)
+        ))?;
+    }
+    tx.execute(
+        &format!("INSERT INTO {KEYS} VALUES (?, ?)"),
+        [name, &key.join("\u{1f}")],
+    )?;
+    Ok(())
+}
+
+/// `CREATE TABLE` text without its primary key: a `[CONSTRAINT n] PRIMARY KEY (…)` entry of the
+/// column list goes with its comma; `PRIMARY KEY` after a column's type goes alone. Quoted names,
+/// strings and the insides of nested parentheses (CHECK, DEFAULT) are never touched. None when
+/// the text declares no primary key.
+fn without_primary_key(sql: &str) -> Option<String> {
+    let bytes = sql.as_bytes();
+    let word_at = |i: usize, w: &str| {
+        bytes.len() >= i + w.len()
+            && bytes[i..i + w.len()].eq_ignore_ascii_case(w.as_bytes())
+            && (i == 0 || !is_word(bytes[i - 1]))
+            && bytes.get(i + w.len()).is_none_or(|&b| !is_word(b))
+    };
+    let skip_space = |mut i: usize| {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    let mut depth = 0;
+    // Where the current entry of the column list starts: just after `(` or `,`.
+    let mut entry = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            q @ (b'\'' | b'"') => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != q {
+                    i += 1;
+                }
+            }
+            b'(' => {
+                depth += 1;
+                if depth == 1 {
+                    entry = i + 1;
+                }
+            }
+            b')' => depth -= 1,
+            b',' if depth == 1 => entry = i + 1,
+            b'P' | b'p' if depth == 1 && word_at(i, "PRIMARY") => {
+                let k = skip_space(i + "PRIMARY".len());
+                if !word_at(k, "KEY") {
+                    i += 1;
+                    continue;
+                }
+                let after = skip_space(k + "KEY".len());
+                let first = skip_space(entry);
+                let is_entry =
+                    bytes.get(after) == Some(&b'(') && (first == i || word_at(first, "CONSTRAINT"));
+                if !is_entry {
+                    return Some(format!("{}{}", &sql[..i], &sql[k + "KEY".len()..]));
+                }
+                let mut end = after;
+                let mut level = 0;
+                while end < bytes.len() {
+                    match bytes[end] {
+                        b'(' => level += 1,
+                        b')' => {
+                            level -= 1;
+                            if level == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    end += 1;
+                }
+                // The entry goes with the comma before it (or, first in the list, after it).
+                let comma = sql[..entry].rfind(',').filter(|&c| c + 1 == entry);
+                return Some(match comma {
+                    Some(c) => format!("{}{}", &sql[..c], &sql[end + 1..]),
+                    None => {
+                        let rest = skip_space(end + 1);
+                        let rest = if bytes.get(rest) == Some(&b',') {
+                            rest + 1
+                        } else {
+                            end + 1
+                        };
+                        format!("{}{}", &sql[..entry], &sql[rest..])
+                    }
+                });
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
 }
 
 impl ToSql for Value {
@@ -226,25 +426,45 @@ impl Engine for DuckDb {
         read_tables(&self.conn).context("cannot read the tables of the database")
     }
 
-    fn apply_schema(&mut self, drop: &[String], create: &[String]) -> anyhow::Result<()> {
+    fn apply_schema(&mut self, drop: &[String], create: &[&Table]) -> anyhow::Result<()> {
         let tx = self.conn.transaction()?;
+        tx.execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS {KEYS} (table_name TEXT NOT NULL, key_columns TEXT NOT NULL)"
+        ))?;
         for name in drop {
             tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote(name)))?;
+            tx.execute(&format!("DELETE FROM {KEYS} WHERE table_name = ?"), [name])?;
         }
-        for sql in create {
-            tx.execute_batch(sql)
-                .with_context(|| format!("cannot run `{sql}`"))?;
+        for t in create {
+            tx.execute_batch(&t.sql)
+                .with_context(|| format!("cannot run `{}`", t.sql))?;
+            let key = t.primary_key();
+            if !key.is_empty() {
+                unindex(&tx, &t.name, &key)
+                    .with_context(|| format!("cannot create `{}` without its key index", t.name))?;
+            }
         }
         tx.commit()?;
         Ok(())
     }
 
     fn begin_load(&mut self) -> anyhow::Result<Box<dyn Load + '_>> {
+        // A load into a file keeps to a small buffer pool and spills the rest of what it writes
+        // to the file. A database in memory has nowhere to spill; reports read on a connection
+        // of their own.
+        let limit = self.path.is_some().then(|| Limit {
+            bytes: self.load_memory.unwrap_or(MEMORY_FLOOR),
+            fixed: self.load_memory.is_some(),
+        });
+        if let Some(limit) = &limit {
+            limit.apply(&self.conn)?;
+        }
         self.conn
             .execute_batch("BEGIN TRANSACTION")
             .context("cannot start a transaction")?;
         Ok(Box::new(DuckLoad {
             conn: &self.conn,
+            limit,
             stages: Vec::new(),
             seq: 0,
             row: 0,
@@ -256,7 +476,7 @@ impl Engine for DuckDb {
     fn read_only(&mut self) -> anyhow::Result<()> {
         // A database in memory has nothing a report could damage for later.
         if let Some(path) = self.path.clone() {
-            *self = DuckDb::open(Some(&path), true)?;
+            *self = DuckDb::open(Some(&path), true)?.load_memory(self.load_memory);
         }
         Ok(())
     }
@@ -456,13 +676,16 @@ struct Stage {
     /// Key (and version) columns and the record number: picks the batch's winners.
     probe: Vec<usize>,
     winners_sql: String,
-    delete_children_sql: Vec<String>,
+    /// Delete the stored rows the winners replace, then their children.
+    delete_sql: Vec<String>,
     insert_sql: String,
     insert_children_sql: Vec<String>,
 }
 
 struct DuckLoad<'c> {
     conn: &'c Connection,
+    /// DuckDB's memory limit for the load, when it writes to a file.
+    limit: Option<Limit>,
     stages: Vec<Stage>,
     /// The number of the record in this load: later records win ties, as in a one-by-one load.
     seq: i64,
@@ -475,14 +698,6 @@ struct DuckLoad<'c> {
 /// DuckDB numbers the rows a transaction adds from 2^55 up (`MAX_ROW_ID` in its source) until
 /// the commit: a stored row numbered from here was written by this load.
 const LOCAL_ROW_ID: i64 = 36_028_797_018_960_000;
-
-fn verb(columns: usize, key: usize) -> &'static str {
-    if columns > key {
-        "INSERT OR REPLACE"
-    } else {
-        "INSERT OR IGNORE"
-    }
-}
 
 impl Stage {
     fn new(conn: &Connection, spec: &WriteSpec, child_specs: &[ChildSpec]) -> anyhow::Result<Self> {
@@ -507,9 +722,10 @@ impl Stage {
             None => ("_weir_seq DESC".to_string(), "true".to_string()),
         };
         // Per key the newest copy in the batch (the latest among equals), where it is at least
-        // as new as the stored row; and whether that row was written earlier in this load.
+        // as new as the stored row; whether it replaces a stored row, and whether that row was
+        // written earlier in this load.
         let winners_sql = format!(
-            "SELECT s._weir_seq, coalesce(t.rowid >= {LOCAL_ROW_ID}, false) FROM \
+            "SELECT s._weir_seq, t.rowid IS NOT NULL, coalesce(t.rowid >= {LOCAL_ROW_ID}, false) FROM \
                (SELECT *, row_number() OVER (PARTITION BY {} ORDER BY {order}) AS _weir_rank \
                 FROM (SELECT {}, c{} AS _weir_seq FROM weir_batch(?))) s \
              LEFT JOIN {table} t ON {} \
@@ -524,16 +740,18 @@ impl Stage {
             typed(&spec.columns, &types, 0..width)
         );
         let names = cols(&spec.columns, "");
-        let insert_sql = format!(
-            "{} INTO {table} ({names}) SELECT {names} FROM {rows}",
-            verb(width, key.len())
-        );
-        let mut delete_children_sql = Vec::new();
+        let insert_sql = format!("INSERT INTO {table} ({names}) SELECT {names} FROM {rows}");
+        let same: Vec<String> = key.iter().map(|k| format!("{table}.{k} = w.{k}")).collect();
+        let mut delete_sql = vec![format!(
+            "DELETE FROM {table} USING (SELECT {} FROM weir_batch(?)) w WHERE {}",
+            typed(&spec.columns, &types, spec.key.iter().copied()),
+            same.join(" AND ")
+        )];
         let mut insert_children_sql = Vec::new();
         let mut children = Vec::new();
         for child in child_specs {
             let c = &child.spec;
-            delete_children_sql.push(format!(
+            delete_sql.push(format!(
                 "DELETE FROM {} USING {rows} w WHERE {}",
                 quote(&c.table),
                 child.link_condition(spec, "w")
@@ -550,11 +768,10 @@ impl Stage {
                 // A later duplicate child key wins, as in a one-by-one load.
                 let key: Vec<String> = c.key.iter().map(|&k| quote(&c.columns[k])).collect();
                 format!(
-                    "{} INTO {} ({names}) SELECT {names} FROM \
+                    "INSERT INTO {} ({names}) SELECT {names} FROM \
                        (SELECT *, row_number() OVER (PARTITION BY {} ORDER BY _weir_row DESC) AS _weir_rank \
                         FROM (SELECT {rows}, c{} AS _weir_row FROM weir_batch(?))) \
                      WHERE _weir_rank = 1",
-                    verb(c.columns.len(), key.len()),
                     quote(&c.table),
                     key.join(", "),
                     c.columns.len() + 1
@@ -568,7 +785,7 @@ impl Stage {
             children,
             probe,
             winners_sql,
-            delete_children_sql,
+            delete_sql,
             insert_sql,
             insert_children_sql,
         })
@@ -600,8 +817,44 @@ impl DuckLoad<'_> {
         if let Some(i) = self.stages.iter().position(|s| s.spec.id == spec.id) {
             return Ok(i);
         }
-        self.stages.push(Stage::new(self.conn, spec, child_specs)?);
+        let stage = Stage::new(self.conn, spec, child_specs)?;
+        if let Some(limit) = &mut self.limit {
+            let columns =
+                stage.top.cols.len() + stage.children.iter().map(|c| c.cols.len()).sum::<usize>();
+            let need = MEMORY_BASE + MEMORY_PER_COLUMN * columns as u64;
+            if !limit.fixed && need > limit.bytes {
+                limit.bytes = need;
+                limit.apply(self.conn)?;
+            }
+        }
+        self.stages.push(stage);
         Ok(self.stages.len() - 1)
+    }
+
+    /// `e`, or what it means when DuckDB ran out of the memory the load may use.
+    fn told(&self, e: anyhow::Error) -> anyhow::Error {
+        let Some(limit) = &self.limit else { return e };
+        let oom = e
+            .chain()
+            .find_map(|cause| match cause.downcast_ref::<duckdb::Error>() {
+                Some(duckdb::Error::DuckDBFailure(_, Some(message))) if out_of_memory(message) => {
+                    Some(message.lines().next().unwrap_or_default().to_string())
+                }
+                _ => None,
+            });
+        match oom {
+            Some(message) => OutOfMemory {
+                bytes: limit.bytes,
+                why: if limit.fixed {
+                    "WEIR_DUCKDB_MEMORY"
+                } else {
+                    "sized from the widest table it writes"
+                },
+                message,
+            }
+            .into(),
+            None => e,
+        }
     }
 
     /// Merges the rows held for one top table into the tables; nothing is held afterwards.
@@ -626,23 +879,32 @@ impl DuckLoad<'_> {
 
         let probe = ArrowBatchRegistration::new(top.project(&stage.probe)?);
         let mut winners = HashSet::with_capacity(pending);
+        // Winners that replace a stored row: only their stored rows and children go first.
+        let mut replacing = HashSet::new();
         let mut again = 0;
         {
             let mut stmt = conn.prepare_cached(&stage.winners_sql)?;
             let mut rows = stmt
                 .query([&probe])
                 .with_context(|| MergeRefused(table.clone()))?;
-            while let Some(row) = rows.next()? {
-                winners.insert(row.get::<_, i64>(0)?);
-                again += usize::from(row.get::<_, bool>(1)?);
+            while let Some(row) = rows.next().with_context(|| MergeRefused(table.clone()))? {
+                let seq = row.get::<_, i64>(0)?;
+                winners.insert(seq);
+                if row.get::<_, bool>(1)? {
+                    replacing.insert(seq);
+                }
+                again += usize::from(row.get::<_, bool>(2)?);
             }
         }
         drop(probe);
         if !winners.is_empty() {
             let width = stage.spec.columns.len();
             let top = filter_record_batch(&top, &winning(&top, width, &winners))?;
-            for sql in &stage.delete_children_sql {
-                run(sql, top.clone())?;
+            if !replacing.is_empty() {
+                let old = filter_record_batch(&top, &winning(&top, width, &replacing))?;
+                for sql in &stage.delete_sql {
+                    run(sql, old.clone())?;
+                }
             }
             run(&stage.insert_sql, top)?;
             for (batch, sql) in children.into_iter().zip(&stage.insert_children_sql) {
@@ -665,8 +927,9 @@ impl DuckLoad<'_> {
     }
 }
 
-impl Load for DuckLoad<'_> {
-    fn write(
+/// The load's work; `Load` tells the errors.
+impl DuckLoad<'_> {
+    fn put(
         &mut self,
         spec: &WriteSpec,
         row: &[Value],
@@ -690,13 +953,13 @@ impl Load for DuckLoad<'_> {
         Ok(())
     }
 
-    fn retain(
+    fn keep_only(
         &mut self,
         spec: &WriteSpec,
         child_specs: &[ChildSpec],
         keys: &[Vec<Value>],
     ) -> anyhow::Result<usize> {
-        self.flush()?;
+        self.merge_all()?;
         let sql = super::retain_sql(spec, child_specs);
         self.conn.execute_batch(&sql.create)?;
         {
@@ -717,21 +980,21 @@ impl Load for DuckLoad<'_> {
         Ok(removed)
     }
 
-    fn flush(&mut self) -> anyhow::Result<Counts> {
+    fn merge_all(&mut self) -> anyhow::Result<Counts> {
         for i in 0..self.stages.len() {
             self.merge(i)?;
         }
         Ok(std::mem::take(&mut self.counts))
     }
 
-    fn execute(&mut self, sql: &str, params: &[Value]) -> anyhow::Result<usize> {
+    fn run(&mut self, sql: &str, params: &[Value]) -> anyhow::Result<usize> {
         Ok(self
             .conn
             .prepare_cached(sql)?
             .execute(duckdb::params_from_iter(params))?)
     }
 
-    fn select(&mut self, sql: &str, params: &[Value]) -> anyhow::Result<Vec<Vec<Value>>> {
+    fn rows(&mut self, sql: &str, params: &[Value]) -> anyhow::Result<Vec<Vec<Value>>> {
         let mut stmt = self.conn.prepare_cached(sql)?;
         let mut rows = stmt.query(duckdb::params_from_iter(params))?;
         let n = rows.as_ref().map_or(0, |s| s.column_count());
@@ -746,13 +1009,52 @@ impl Load for DuckLoad<'_> {
         Ok(out)
     }
 
-    fn commit(mut self: Box<Self>) -> anyhow::Result<()> {
-        self.flush()?;
+    fn finish(&mut self) -> anyhow::Result<()> {
+        self.merge_all()?;
         self.conn
             .execute_batch("COMMIT")
             .context("cannot commit the load")?;
         self.open = false;
         Ok(())
+    }
+}
+
+impl Load for DuckLoad<'_> {
+    fn write(
+        &mut self,
+        spec: &WriteSpec,
+        row: &[Value],
+        child_specs: &[ChildSpec],
+        children: &[Vec<Vec<Value>>],
+    ) -> anyhow::Result<()> {
+        self.put(spec, row, child_specs, children)
+            .map_err(|e| self.told(e))
+    }
+
+    fn retain(
+        &mut self,
+        spec: &WriteSpec,
+        child_specs: &[ChildSpec],
+        keys: &[Vec<Value>],
+    ) -> anyhow::Result<usize> {
+        self.keep_only(spec, child_specs, keys)
+            .map_err(|e| self.told(e))
+    }
+
+    fn flush(&mut self) -> anyhow::Result<Counts> {
+        self.merge_all().map_err(|e| self.told(e))
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Value]) -> anyhow::Result<usize> {
+        self.run(sql, params).map_err(|e| self.told(e))
+    }
+
+    fn select(&mut self, sql: &str, params: &[Value]) -> anyhow::Result<Vec<Vec<Value>>> {
+        self.rows(sql, params).map_err(|e| self.told(e))
+    }
+
+    fn commit(mut self: Box<Self>) -> anyhow::Result<()> {
+        self.finish().map_err(|e| self.told(e))
     }
 }
 
@@ -773,6 +1075,147 @@ mod tests {
     fn strings(a: &ArrayRef) -> Vec<Option<String>> {
         let a = a.as_any().downcast_ref::<StringArray>().expect("text");
         a.iter().map(|v| v.map(str::to_string)).collect()
+    }
+
+    #[test]
+    fn a_primary_key_comes_out_of_the_table_text_and_nothing_else_does() {
+        let bare = |sql: &str| without_primary_key(sql).unwrap();
+        assert_eq!(
+            bare("CREATE TABLE t(id VARCHAR, n BIGINT, PRIMARY KEY(id));"),
+            "CREATE TABLE t(id VARCHAR, n BIGINT);"
+        );
+        assert_eq!(
+            bare("CREATE TABLE t (a INT, b INT, CONSTRAINT pk PRIMARY KEY (a, b))"),
+            "CREATE TABLE t (a INT, b INT)"
+        );
+        assert_eq!(
+            bare("CREATE TABLE t (PRIMARY KEY (a), a INT)"),
+            "CREATE TABLE t ( a INT)"
+        );
+        assert_eq!(
+            bare("CREATE TABLE t (a INT primary  key, b INT)"),
+            "CREATE TABLE t (a INT , b INT)"
+        );
+        // Strings, quoted names and nested parentheses keep their words.
+        assert_eq!(
+            bare(
+                "CREATE TABLE \"primary key\" (\"PRIMARY KEY\" TEXT CHECK (\"PRIMARY KEY\" <> 'PRIMARY KEY (x)'), PRIMARY KEY (\"PRIMARY KEY\"))"
+            ),
+            "CREATE TABLE \"primary key\" (\"PRIMARY KEY\" TEXT CHECK (\"PRIMARY KEY\" <> 'PRIMARY KEY (x)'))"
+        );
+        assert_eq!(
+            without_primary_key("CREATE TABLE t (primary_key INT)"),
+            None
+        );
+    }
+
+    fn declared(engine: &DuckDb, script: &str) -> Vec<Table> {
+        engine.declared_tables(script).unwrap()
+    }
+
+    #[test]
+    fn tables_are_made_without_a_key_index_and_keep_their_key() {
+        let mut engine = DuckDb::open(None, false).unwrap();
+        let script = "CREATE TABLE a (id TEXT PRIMARY KEY, n BIGINT CHECK (n > 0), d TEXT DEFAULT 'x');\n\
+                      CREATE TABLE b (k1 BIGINT, k2 TEXT NOT NULL, v TEXT, PRIMARY KEY (k2, k1));\n\
+                      CREATE TABLE c (v TEXT);";
+        let tables = declared(&engine, script);
+        let create: Vec<&Table> = tables.iter().collect();
+        engine.apply_schema(&[], &create).unwrap();
+        // The same tables, keys and all, as far as the schema check can tell.
+        let mut actual = engine.tables().unwrap();
+        for t in &mut actual {
+            t.sql = tables
+                .iter()
+                .find(|d| d.name == t.name)
+                .unwrap()
+                .sql
+                .clone();
+        }
+        assert_eq!(actual, tables);
+        assert_eq!(actual[1].primary_key(), ["k2", "k1"]);
+        let count =
+            |e: &DuckDb, sql: &str| -> i64 { e.conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(
+            count(
+                &engine,
+                "SELECT count(*) FROM duckdb_constraints() WHERE constraint_type IN ('PRIMARY KEY', 'UNIQUE')"
+            ),
+            0
+        );
+        assert_eq!(count(&engine, "SELECT count(*) FROM duckdb_indexes()"), 0);
+        let refused = |sql: &str| engine.conn.execute_batch(sql).unwrap_err().to_string();
+        assert!(refused("INSERT INTO a (id, n) VALUES (NULL, 1)").contains("NOT NULL"));
+        assert!(refused("INSERT INTO b VALUES (NULL, 'x', 'v')").contains("NOT NULL"));
+        assert!(refused("INSERT INTO a (id, n) VALUES ('a', 0)").contains("CHECK"));
+        engine
+            .conn
+            .execute_batch("INSERT INTO a (id, n) VALUES ('a', 1)")
+            .unwrap();
+        assert_eq!(count(&engine, "SELECT count(*) FROM a WHERE d = 'x'"), 1);
+        // Recreating drops the old key record with the table.
+        engine.apply_schema(&["b".into()], &[&tables[1]]).unwrap();
+        assert_eq!(
+            count(
+                &engine,
+                "SELECT count(*) FROM weir_keys WHERE table_name = 'b'"
+            ),
+            1
+        );
+        let tables = engine.tables().unwrap();
+        let b = tables.iter().find(|t| t.name == "b").unwrap();
+        assert_eq!(b.primary_key(), ["k2", "k1"]);
+    }
+
+    fn spec(columns: &[&str]) -> WriteSpec {
+        WriteSpec {
+            id: 0,
+            table: "t".into(),
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            key: vec![0],
+            version: Some(1),
+        }
+    }
+
+    #[test]
+    fn a_table_an_earlier_weir_made_with_its_primary_key_still_loads() {
+        let mut engine = DuckDb::open(None, false).unwrap();
+        engine
+            .conn
+            .execute_batch("CREATE TABLE t (id TEXT PRIMARY KEY, version BIGINT, v TEXT)")
+            .unwrap();
+        assert_eq!(engine.tables().unwrap()[0].primary_key(), ["id"]);
+        let spec = spec(&["id", "version", "v"]);
+        let row = |id: &str, version: i64, v: &str| {
+            [
+                Value::Text(id.into()),
+                Value::Integer(version),
+                Value::Text(v.into()),
+            ]
+        };
+        for rows in [
+            vec![row("a", 1, "old"), row("b", 1, "b")],
+            // A newer copy replaces the stored row within one transaction; an older one loses.
+            vec![row("a", 2, "new"), row("b", 0, "stale")],
+        ] {
+            let mut load = engine.begin_load().unwrap();
+            for r in &rows {
+                load.write(&spec, r, &[], &[]).unwrap();
+            }
+            load.commit().unwrap();
+        }
+        let rows: Vec<(String, i64, String)> = engine
+            .conn
+            .prepare("SELECT * FROM t ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [("a".into(), 2, "new".into()), ("b".into(), 1, "b".into())]
+        );
     }
 
     #[test]

@@ -165,8 +165,9 @@ pub trait Engine {
     /// The tables in the database now (weir's own bookkeeping tables excluded).
     fn tables(&self) -> anyhow::Result<Vec<Table>>;
 
-    /// Creates the tables named by running `sql` statements; drops `drop` first. All or nothing.
-    fn apply_schema(&mut self, drop: &[String], create: &[String]) -> anyhow::Result<()>;
+    /// Creates the tables `create` declares (each by its `sql`, which an engine may adapt: DuckDB
+    /// keeps the key itself instead of a primary-key index); drops `drop` first. All or nothing.
+    fn apply_schema(&mut self, drop: &[String], create: &[&Table]) -> anyhow::Result<()>;
 
     /// Starts the one transaction of a load.
     fn begin_load(&mut self) -> anyhow::Result<Box<dyn Load + '_>>;
@@ -342,8 +343,14 @@ pub trait Load {
 }
 
 /// Opens a database of `kind`: the file `db`, or one in memory. A `read_only` one refuses every
-/// change, whatever SQL it is given (reports run on such a connection).
-pub fn open(kind: Kind, db: Option<&Path>, read_only: bool) -> anyhow::Result<Box<dyn Engine>> {
+/// change, whatever SQL it is given (reports run on such a connection). `load_memory` caps what
+/// DuckDB may use while loading into a file (`None`: sized from the tables a load writes).
+pub fn open(
+    kind: Kind,
+    db: Option<&Path>,
+    read_only: bool,
+    load_memory: Option<u64>,
+) -> anyhow::Result<Box<dyn Engine>> {
     Ok(match kind {
         Kind::Sqlite => {
             let mut engine = match db {
@@ -356,9 +363,12 @@ pub fn open(kind: Kind, db: Option<&Path>, read_only: bool) -> anyhow::Result<Bo
             Box::new(engine)
         }
         #[cfg(feature = "duckdb")]
-        Kind::DuckDb => Box::new(DuckDb::open(db, read_only)?),
+        Kind::DuckDb => Box::new(DuckDb::open(db, read_only)?.load_memory(load_memory)),
         #[cfg(not(feature = "duckdb"))]
-        Kind::DuckDb => anyhow::bail!("this build of weir has no DuckDB"),
+        Kind::DuckDb => {
+            let _ = load_memory;
+            anyhow::bail!("this build of weir has no DuckDB")
+        }
     })
 }
 

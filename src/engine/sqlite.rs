@@ -174,14 +174,14 @@ impl Engine for Sqlite {
         read_tables(&self.conn).context("cannot read the tables of the database")
     }
 
-    fn apply_schema(&mut self, drop: &[String], create: &[String]) -> anyhow::Result<()> {
+    fn apply_schema(&mut self, drop: &[String], create: &[&Table]) -> anyhow::Result<()> {
         let tx = self.conn.transaction()?;
         for name in drop {
             tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote(name)))?;
         }
-        for sql in create {
-            tx.execute_batch(sql)
-                .with_context(|| format!("cannot run `{sql}`"))?;
+        for t in create {
+            tx.execute_batch(&t.sql)
+                .with_context(|| format!("cannot run `{}`", t.sql))?;
         }
         tx.commit()?;
         Ok(())

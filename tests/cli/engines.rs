@@ -133,3 +133,55 @@ fn a_load_larger_than_a_batch_matches_sqlite() {
     }
     assert!(dumps[0].1.lines().count() > 30_000);
 }
+
+/// DuckDB keeps a key's index whole in memory, so weir makes DuckDB tables without one and keeps
+/// the key itself; a load into a file keeps to a memory limit it sizes, or the one it is given.
+#[cfg(feature = "duckdb")]
+#[test]
+fn duckdb_tables_have_no_key_index_and_loads_keep_to_a_memory_limit() {
+    let p = Project::shipped();
+    p.ok(&["--engine", "duckdb", "initialize"]);
+    let empty = p.dump_engine("duckdb", &[]);
+    assert_eq!(
+        p.sql("duckdb", "SELECT count(*) FROM duckdb_indexes()"),
+        ["0"]
+    );
+    assert_eq!(
+        p.sql(
+            "duckdb",
+            "SELECT key_columns FROM weir_keys WHERE table_name = 'incidents'"
+        ),
+        ["incident_name\u{1f}incident_date"]
+    );
+    // Too little memory: one line naming the setting, and nothing stored.
+    let out = p.weir_env(
+        &["--engine", "duckdb", "run-etl"],
+        &[("WEIR_DUCKDB_MEMORY", "1MB")],
+    );
+    assert_eq!(out.code, 1, "{}", out.transcript());
+    assert!(
+        out.stderr.contains(
+            "DuckDB needs more than the 1 MiB this load may use (WEIR_DUCKDB_MEMORY); set WEIR_DUCKDB_MEMORY to more"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(p.dump_engine("duckdb", &[]), empty);
+    let out = p.weir_env(
+        &["--engine", "duckdb", "run-etl"],
+        &[("WEIR_DUCKDB_MEMORY", "lots")],
+    );
+    insta::assert_snapshot!(out.stderr, @r"
+    error: WEIR_DUCKDB_MEMORY: `lots` is not an amount of memory
+      hint: write a size such as `512MB` or `2GB` (or remove it to let weir size it)
+    ");
+    // Sized by weir, or given: the load goes through, and gives the same rows either way.
+    p.ok(&["--engine", "duckdb", "run-etl"]);
+    let loaded = p.dump_engine("duckdb", &[]);
+    assert_ne!(loaded, empty);
+    p.write(".env", "WEIR_DUCKDB_MEMORY=256MB\n");
+    p.ok(&["--engine", "duckdb", "run-etl", "--full"]);
+    assert_eq!(p.dump_engine("duckdb", &[]), loaded);
+    // Initializing again finds the tables as declared, keys included.
+    p.ok(&["--engine", "duckdb", "initialize"]);
+}

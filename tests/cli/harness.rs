@@ -28,11 +28,15 @@ impl Output {
     }
 }
 
+/// Copies what the repository ships: not the lock file a run in the work tree leaves in raw_data/.
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         let target = to.join(entry.file_name());
+        if entry.file_name() == ".weir.lock" {
+            continue;
+        }
         if entry.file_type().unwrap().is_dir() {
             copy_dir(&entry.path(), &target);
         } else {
