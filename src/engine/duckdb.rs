@@ -5,6 +5,8 @@
 //! equals, as if applied one by one), and it replaces the stored row only when its version is
 //! newer or equal; its children replace the stored set. Nothing is staged in DuckDB tables: a
 //! transaction keeps what it writes until the commit, so staging would grow with the load.
+//! Tables carry no primary-key index (`unindex`): weir keeps the key, and a load into a file runs
+//! under a memory limit sized from its widest table (`Limit`), so its memory stays flat.
 
 use std::collections::HashSet;
 use std::path::Path;

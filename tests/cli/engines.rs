@@ -104,7 +104,7 @@ fn json_and_parquet_reports() {
 
 #[test]
 fn a_load_larger_than_a_batch_matches_sqlite() {
-    // DuckDB merges staged rows in batches of 50,000 records; 120,000 records with repeated keys
+    // DuckDB merges held rows in batches of 10,000 records; 120,000 records with repeated keys
     // and tied versions cross batch boundaries, and must end as the row-by-row SQLite load does.
     let p = Project::empty();
     p.write("schemas/01.sql", "CREATE TABLE t (id BIGINT PRIMARY KEY, v BIGINT, n BIGINT);\nCREATE TABLE c (id BIGINT, k BIGINT, n BIGINT, PRIMARY KEY (id, k));");
