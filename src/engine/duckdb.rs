@@ -234,6 +234,8 @@ fn unindex(tx: &duckdb::Transaction<'_>, name: &str, key: &[&str]) -> anyhow::Re
             quote(k)
         ))?;
     }
+    // A table dropped by hand leaves its old record behind.
+    tx.execute(&format!("DELETE FROM {KEYS} WHERE table_name = ?"), [name])?;
     tx.execute(
         &format!("INSERT INTO {KEYS} VALUES (?, ?)"),
         [name, &key.join("\u{1f}")],
@@ -1157,6 +1159,16 @@ mod tests {
         assert_eq!(count(&engine, "SELECT count(*) FROM a WHERE d = 'x'"), 1);
         // Recreating drops the old key record with the table.
         engine.apply_schema(&["b".into()], &[&tables[1]]).unwrap();
+        assert_eq!(
+            count(
+                &engine,
+                "SELECT count(*) FROM weir_keys WHERE table_name = 'b'"
+            ),
+            1
+        );
+        // Creating a table that was dropped by hand replaces its old key record.
+        engine.conn.execute_batch("DROP TABLE b").unwrap();
+        engine.apply_schema(&[], &[&tables[1]]).unwrap();
         assert_eq!(
             count(
                 &engine,
