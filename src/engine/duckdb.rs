@@ -682,6 +682,9 @@ struct Stage {
     winners_sql: String,
     /// Delete the stored rows the winners replace, then their children.
     delete_sql: Vec<String>,
+    /// A child table holds rows without a parent (a parent table rebuilt, rows written by hand):
+    /// then every winner clears its children first, not only one that replaces a stored row.
+    orphans: bool,
     insert_sql: String,
     insert_children_sql: Vec<String>,
 }
@@ -753,8 +756,20 @@ impl Stage {
         )];
         let mut insert_children_sql = Vec::new();
         let mut children = Vec::new();
+        let mut orphans = false;
         for child in child_specs {
             let c = &child.spec;
+            orphans = orphans
+                || conn.query_row(
+                    &format!(
+                        "SELECT EXISTS (SELECT 1 FROM {} WHERE NOT EXISTS \
+                           (SELECT 1 FROM {table} p WHERE {}))",
+                        quote(&c.table),
+                        child.link_condition(spec, "p")
+                    ),
+                    [],
+                    |r| r.get::<_, bool>(0),
+                )?;
             delete_sql.push(format!(
                 "DELETE FROM {} USING {rows} w WHERE {}",
                 quote(&c.table),
@@ -790,6 +805,7 @@ impl Stage {
             probe,
             winners_sql,
             delete_sql,
+            orphans,
             insert_sql,
             insert_children_sql,
         })
@@ -904,7 +920,11 @@ impl DuckLoad<'_> {
         if !winners.is_empty() {
             let width = stage.spec.columns.len();
             let top = filter_record_batch(&top, &winning(&top, width, &winners))?;
-            if !replacing.is_empty() {
+            if stage.orphans {
+                for sql in &stage.delete_sql {
+                    run(sql, top.clone())?;
+                }
+            } else if !replacing.is_empty() {
                 let old = filter_record_batch(&top, &winning(&top, width, &replacing))?;
                 for sql in &stage.delete_sql {
                     run(sql, old.clone())?;

@@ -134,6 +134,37 @@ fn a_load_larger_than_a_batch_matches_sqlite() {
     assert!(dumps[0].1.lines().count() > 30_000);
 }
 
+#[test]
+fn a_parent_table_rebuilt_alone_gets_its_children_once() {
+    // The children of a rebuilt parent table stay behind; the reload must replace them, not add
+    // a second copy (DuckDB's tables have no key index to refuse one).
+    for engine in engines() {
+        let p = Project::shipped();
+        p.ok(&["--engine", engine, "run-etl"]);
+        let expected = p.dump_engine(engine, &[]);
+        let drop = "DROP TABLE pagerduty_incidents";
+        match engine {
+            "sqlite" => rusqlite::Connection::open(p.path("warehouse.sqlite"))
+                .unwrap()
+                .execute_batch(drop)
+                .unwrap(),
+            #[cfg(feature = "duckdb")]
+            "duckdb" => duckdb::Connection::open(p.path("warehouse.duckdb"))
+                .unwrap()
+                .execute_batch(drop)
+                .unwrap(),
+            other => panic!("no engine {other} in this build"),
+        }
+        p.ok(&["--engine", engine, "initialize"]);
+        p.ok(&["--engine", engine, "run-etl"]);
+        crate::harness::assert_same(
+            &p.dump_engine(engine, &[]),
+            &expected,
+            &format!("{engine}: reload after rebuilding pagerduty_incidents"),
+        );
+    }
+}
+
 /// DuckDB keeps a key's index whole in memory, so weir makes DuckDB tables without one and keeps
 /// the key itself; a load into a file keeps to a memory limit it sizes, or the one it is given.
 #[cfg(feature = "duckdb")]
