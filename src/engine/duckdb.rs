@@ -8,16 +8,17 @@
 //! Tables carry no primary-key index (`unindex`): weir keeps the key, and a load into a file runs
 //! under a memory limit sized from its widest table (`Limit`), so its memory stays flat.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use duckdb::arrow::array::UInt32Array;
 use duckdb::arrow::array::{
     Array, ArrayRef, BooleanArray, Float64Array, Float64Builder, Int64Array, Int64Builder,
     StringArray, StringBuilder,
 };
-use duckdb::arrow::compute::filter_record_batch;
+use duckdb::arrow::compute::{concat_batches, filter_record_batch, take};
 use duckdb::arrow::datatypes::{Field, Schema};
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::types::{TimeUnit, ToSqlOutput, ValueRef};
@@ -120,8 +121,9 @@ pub struct OutOfMemory {
 /// could not get a block.
 fn out_of_memory(message: &str) -> bool {
     message.starts_with("Out of Memory Error")
-        || message.contains("could not allocate block")
-        || message.contains("failed to pin block")
+        || (message.starts_with("TransactionContext Error: Failed to commit")
+            && (message.contains("could not allocate block")
+                || message.contains("failed to pin block")))
 }
 
 /// DuckDB says "IO Error" for a full disk, a missing permission, a locked or damaged file, and
@@ -234,8 +236,6 @@ fn unindex(tx: &duckdb::Transaction<'_>, name: &str, key: &[&str]) -> anyhow::Re
             quote(k)
         ))?;
     }
-    // A table dropped by hand leaves its old record behind.
-    tx.execute(&format!("DELETE FROM {KEYS} WHERE table_name = ?"), [name])?;
     tx.execute(
         &format!("INSERT INTO {KEYS} VALUES (?, ?)"),
         [name, &key.join("\u{1f}")],
@@ -423,6 +423,21 @@ impl Engine for DuckDb {
         if let Some((kind, name)) = other {
             return Err(super::only_tables(&kind, &name));
         }
+        let foreign: Option<String> = scratch
+            .query_row(
+                "SELECT table_name FROM duckdb_constraints() WHERE constraint_type = 'FOREIGN KEY' LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .ok();
+        if let Some(table) = foreign {
+            return Err(SqlError {
+                message: format!(
+                    "table `{table}` declares a FOREIGN KEY, which weir's DuckDB tables cannot keep: DuckDB needs a key index on the table it references (weir's tables have none, so memory stays flat) and refuses to replace a referenced row; remove the REFERENCES clause (reports can still JOIN on the columns)"
+                ),
+                offset: None,
+            });
+        }
         read_tables(&scratch).map_err(sql_error)
     }
 
@@ -442,6 +457,11 @@ impl Engine for DuckDb {
         for t in create {
             tx.execute_batch(&t.sql)
                 .with_context(|| format!("cannot run `{}`", t.sql))?;
+            // A table dropped by hand leaves its old record behind.
+            tx.execute(
+                &format!("DELETE FROM {KEYS} WHERE table_name = ?"),
+                [&t.name],
+            )?;
             let key = t.primary_key();
             if !key.is_empty() {
                 unindex(&tx, &t.name, &key)
@@ -649,15 +669,21 @@ fn typed(names: &[String], types: &[String], places: impl IntoIterator<Item = us
         .join(", ")
 }
 
-/// The declared types of `columns` of `table`, as DuckDB spells them.
-fn column_types(conn: &Connection, table: &str, columns: &[String]) -> anyhow::Result<Vec<String>> {
+/// Every column of `table` with its declared type, as DuckDB spells it, in table order.
+fn table_columns(conn: &Connection, table: &str) -> anyhow::Result<Vec<(String, String)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT column_name, data_type FROM duckdb_columns() \
-         WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ?",
+         WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ? \
+         ORDER BY column_index",
     )?;
-    let declared: Vec<(String, String)> = stmt
+    Ok(stmt
         .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_, _>>()?)
+}
+
+/// The declared types of `columns` of `table`, as DuckDB spells them.
+fn column_types(conn: &Connection, table: &str, columns: &[String]) -> anyhow::Result<Vec<String>> {
+    let declared = table_columns(conn, table)?;
     columns
         .iter()
         .map(|c| {
@@ -680,11 +706,17 @@ struct Stage {
     /// Key (and version) columns and the record number: picks the batch's winners.
     probe: Vec<usize>,
     winners_sql: String,
-    /// Delete the stored rows the winners replace, then their children.
-    delete_sql: Vec<String>,
-    /// A child table holds rows without a parent (a parent table rebuilt, rows written by hand):
-    /// then every winner clears its children first, not only one that replaces a stored row.
-    orphans: bool,
+    /// Deletes stored rows by row id (`c0` of the batch); with `rest`, returns the row id and
+    /// those columns of each.
+    delete_sql: String,
+    /// Columns of the table this writer does not write: a replaced row keeps them, as an upsert
+    /// that sets only its own columns would.
+    rest: Vec<String>,
+    /// Inserts the replacing winners with the `rest` of the rows they replace (`r0`, `r1`, …
+    /// after the held columns); only when there is a rest.
+    replace_sql: String,
+    /// Deletes the children of the winners in the batch, per child table.
+    delete_children_sql: Vec<String>,
     insert_sql: String,
     insert_children_sql: Vec<String>,
 }
@@ -729,10 +761,10 @@ impl Stage {
             None => ("_weir_seq DESC".to_string(), "true".to_string()),
         };
         // Per key the newest copy in the batch (the latest among equals), where it is at least
-        // as new as the stored row; whether it replaces a stored row, and whether that row was
-        // written earlier in this load.
+        // as new as the stored row; the row id of the stored row it replaces, and whether that
+        // row was written earlier in this load.
         let winners_sql = format!(
-            "SELECT s._weir_seq, t.rowid IS NOT NULL, coalesce(t.rowid >= {LOCAL_ROW_ID}, false) FROM \
+            "SELECT s._weir_seq, t.rowid, coalesce(t.rowid >= {LOCAL_ROW_ID}, false) FROM \
                (SELECT *, row_number() OVER (PARTITION BY {} ORDER BY {order}) AS _weir_rank \
                 FROM (SELECT {}, c{} AS _weir_seq FROM weir_batch(?))) s \
              LEFT JOIN {table} t ON {} \
@@ -748,29 +780,34 @@ impl Stage {
         );
         let names = cols(&spec.columns, "");
         let insert_sql = format!("INSERT INTO {table} ({names}) SELECT {names} FROM {rows}");
-        let same: Vec<String> = key.iter().map(|k| format!("{table}.{k} = w.{k}")).collect();
-        let mut delete_sql = vec![format!(
-            "DELETE FROM {table} USING (SELECT {} FROM weir_batch(?)) w WHERE {}",
-            typed(&spec.columns, &types, spec.key.iter().copied()),
-            same.join(" AND ")
-        )];
+        let rest: Vec<String> = table_columns(conn, &spec.table)?
+            .into_iter()
+            .map(|(name, _)| name)
+            .filter(|name| !spec.columns.contains(name))
+            .collect();
+        let mut delete_sql =
+            format!("DELETE FROM {table} WHERE rowid IN (SELECT c0 FROM weir_batch(?))");
+        let mut replace_sql = String::new();
+        if !rest.is_empty() {
+            delete_sql.push_str(&format!(" RETURNING rowid, {}", cols(&rest, "")));
+            let kept: Vec<String> = (0..rest.len())
+                .map(|j| format!("r{j} AS {}", quote(&rest[j])))
+                .collect();
+            replace_sql = format!(
+                "INSERT INTO {table} ({names}, {}) SELECT {names}, {} FROM \
+                   (SELECT {}, {} FROM weir_batch(?))",
+                cols(&rest, ""),
+                cols(&rest, ""),
+                typed(&spec.columns, &types, 0..width),
+                kept.join(", ")
+            );
+        }
+        let mut delete_children_sql = Vec::new();
         let mut insert_children_sql = Vec::new();
         let mut children = Vec::new();
-        let mut orphans = false;
         for child in child_specs {
             let c = &child.spec;
-            orphans = orphans
-                || conn.query_row(
-                    &format!(
-                        "SELECT EXISTS (SELECT 1 FROM {} WHERE NOT EXISTS \
-                           (SELECT 1 FROM {table} p WHERE {}))",
-                        quote(&c.table),
-                        child.link_condition(spec, "p")
-                    ),
-                    [],
-                    |r| r.get::<_, bool>(0),
-                )?;
-            delete_sql.push(format!(
+            delete_children_sql.push(format!(
                 "DELETE FROM {} USING {rows} w WHERE {}",
                 quote(&c.table),
                 child.link_condition(spec, "w")
@@ -805,7 +842,9 @@ impl Stage {
             probe,
             winners_sql,
             delete_sql,
-            orphans,
+            rest,
+            replace_sql,
+            delete_children_sql,
             insert_sql,
             insert_children_sql,
         })
@@ -820,14 +859,19 @@ fn cols(names: &[String], prefix: &str) -> String {
         .join(", ")
 }
 
-/// Which rows of `batch` belong to a winning record: its column `seq` holds record numbers.
-fn winning(batch: &RecordBatch, seq: usize, winners: &HashSet<i64>) -> BooleanArray {
-    let seqs = batch
-        .column(seq)
+/// Column `i` of `batch`, which holds record numbers (or row ids).
+fn record_numbers(batch: &RecordBatch, i: usize) -> &Int64Array {
+    batch
+        .column(i)
         .as_any()
         .downcast_ref::<Int64Array>()
-        .expect("record numbers are integers");
-    seqs.iter()
+        .expect("record numbers are integers")
+}
+
+/// Which rows of `batch` belong to a winning record: its column `seq` holds record numbers.
+fn winning(batch: &RecordBatch, seq: usize, winners: &HashSet<i64>) -> BooleanArray {
+    record_numbers(batch, seq)
+        .iter()
         .map(|s| Some(s.is_some_and(|s| winners.contains(&s))))
         .collect()
 }
@@ -899,8 +943,8 @@ impl DuckLoad<'_> {
 
         let probe = ArrowBatchRegistration::new(top.project(&stage.probe)?);
         let mut winners = HashSet::with_capacity(pending);
-        // Winners that replace a stored row: only their stored rows and children go first.
-        let mut replacing = HashSet::new();
+        // Winners that replace a stored row: the row id of that row, by record number.
+        let mut replacing = HashMap::new();
         let mut again = 0;
         {
             let mut stmt = conn.prepare_cached(&stage.winners_sql)?;
@@ -910,8 +954,8 @@ impl DuckLoad<'_> {
             while let Some(row) = rows.next().with_context(|| MergeRefused(table.clone()))? {
                 let seq = row.get::<_, i64>(0)?;
                 winners.insert(seq);
-                if row.get::<_, bool>(1)? {
-                    replacing.insert(seq);
+                if let Some(rowid) = row.get::<_, Option<i64>>(1)? {
+                    replacing.insert(seq, rowid);
                 }
                 again += usize::from(row.get::<_, bool>(2)?);
             }
@@ -920,17 +964,75 @@ impl DuckLoad<'_> {
         if !winners.is_empty() {
             let width = stage.spec.columns.len();
             let top = filter_record_batch(&top, &winning(&top, width, &winners))?;
-            if stage.orphans {
-                for sql in &stage.delete_sql {
-                    run(sql, top.clone())?;
-                }
-            } else if !replacing.is_empty() {
-                let old = filter_record_batch(&top, &winning(&top, width, &replacing))?;
-                for sql in &stage.delete_sql {
-                    run(sql, old.clone())?;
+            let replaced: HashSet<i64> = replacing.keys().copied().collect();
+            let old = filter_record_batch(&top, &winning(&top, width, &replaced))?;
+            // Every winner's children go first: a new parent may still find children stored
+            // under its key (its table rebuilt alone, say), and its set replaces them.
+            for sql in &stage.delete_children_sql {
+                run(sql, top.clone())?;
+            }
+            if old.num_rows() == 0 {
+                run(&stage.insert_sql, top)?;
+            } else {
+                // The stored rows go, by row id, in the order of `old`'s rows.
+                let rowids: Int64Array = record_numbers(&old, width)
+                    .iter()
+                    .map(|s| s.map(|s| replacing[&s]))
+                    .collect();
+                let ids = RecordBatch::try_new(
+                    Arc::new(Schema::new(vec![Field::new(
+                        "c0",
+                        duckdb::arrow::datatypes::DataType::Int64,
+                        true,
+                    )])),
+                    vec![Arc::new(rowids.clone())],
+                )?;
+                if stage.rest.is_empty() {
+                    run(&stage.delete_sql, ids)?;
+                    run(&stage.insert_sql, top)?;
+                } else {
+                    // A replaced row keeps the columns this writer does not write.
+                    let ids = ArrowBatchRegistration::new(ids);
+                    let gone: Vec<RecordBatch> = conn
+                        .prepare_cached(&stage.delete_sql)?
+                        .query_arrow([&ids])
+                        .with_context(|| MergeRefused(table.clone()))?
+                        .collect();
+                    drop(ids);
+                    let gone = match gone.first() {
+                        Some(first) => concat_batches(&first.schema(), &gone)?,
+                        None => anyhow::bail!("the rows `{table}` replaces were not found"),
+                    };
+                    let at: HashMap<i64, u32> = record_numbers(&gone, 0)
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, id)| Some((id?, u32::try_from(i).ok()?)))
+                        .collect();
+                    let order: UInt32Array = rowids
+                        .iter()
+                        .map(|id| id.and_then(|id| at.get(&id).copied()))
+                        .collect();
+                    let mut fields: Vec<Field> = old
+                        .schema()
+                        .fields()
+                        .iter()
+                        .map(|f| f.as_ref().clone())
+                        .collect();
+                    let mut columns: Vec<ArrayRef> = old.columns().to_vec();
+                    for j in 0..stage.rest.len() {
+                        let kept = take(gone.column(j + 1), &order, None)?;
+                        fields.push(Field::new(format!("r{j}"), kept.data_type().clone(), true));
+                        columns.push(kept);
+                    }
+                    let old = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
+                    run(&stage.replace_sql, old)?;
+                    let fresh: HashSet<i64> = winners.difference(&replaced).copied().collect();
+                    let fresh = filter_record_batch(&top, &winning(&top, width, &fresh))?;
+                    if fresh.num_rows() > 0 {
+                        run(&stage.insert_sql, fresh)?;
+                    }
                 }
             }
-            run(&stage.insert_sql, top)?;
             for (batch, sql) in children.into_iter().zip(&stage.insert_children_sql) {
                 if batch.num_rows() == 0 {
                     continue;
@@ -1089,6 +1191,11 @@ impl Drop for DuckLoad<'_> {
             // transaction to be discarded with the connection.
             let _ = self.conn.execute_batch("ROLLBACK");
         }
+        if self.limit.is_some() {
+            // What runs next on the connection (rebuilding tables, say) is not a load; failing
+            // to lift the limit leaves a tighter one, never a wrong result.
+            let _ = self.conn.execute_batch("RESET memory_limit");
+        }
     }
 }
 
@@ -1199,6 +1306,29 @@ mod tests {
         let tables = engine.tables().unwrap();
         let b = tables.iter().find(|t| t.name == "b").unwrap();
         assert_eq!(b.primary_key(), ["k2", "k1"]);
+        // Declared again without a key, it has none.
+        engine.conn.execute_batch("DROP TABLE b").unwrap();
+        let keyless = declared(&engine, "CREATE TABLE b (k1 BIGINT, k2 TEXT, v TEXT);");
+        engine.apply_schema(&[], &[&keyless[0]]).unwrap();
+        let tables = engine.tables().unwrap();
+        let b = tables.iter().find(|t| t.name == "b").unwrap();
+        assert!(b.primary_key().is_empty());
+        // A foreign key needs an index on the table it references: refused, with the fix.
+        let e = engine
+            .declared_tables(
+                "CREATE TABLE p (id TEXT PRIMARY KEY); CREATE TABLE q (p_id TEXT REFERENCES p (id));",
+            )
+            .unwrap_err();
+        assert!(
+            e.message.starts_with("table `q` declares a FOREIGN KEY"),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.message.contains("remove the REFERENCES clause"),
+            "{}",
+            e.message
+        );
     }
 
     fn spec(columns: &[&str]) -> WriteSpec {

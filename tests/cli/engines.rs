@@ -135,6 +135,65 @@ fn a_load_larger_than_a_batch_matches_sqlite() {
 }
 
 #[test]
+fn a_replaced_row_keeps_the_columns_its_mapper_does_not_write() {
+    // Two mappers write one table, each its own columns; a column neither writes keeps its
+    // default. Replacing a row (equal versions replace, whatever the order) sets only the
+    // writer's columns, on every engine, also across DuckDB's batches.
+    let p = Project::empty();
+    p.write(
+        "schemas/01.sql",
+        "CREATE TABLE t (id TEXT PRIMARY KEY, v BIGINT, a TEXT, flag BOOLEAN, score DOUBLE, \
+         day DATE, b TEXT, d TEXT DEFAULT 'x');",
+    );
+    p.write(
+        "mappers/a.yaml",
+        "table: t\nkey: [id]\nversion: v\ncolumns:\n  id: id\n  v: v\n  a: a\n  flag: flag\n  score: score\n  day: day\n",
+    );
+    p.write(
+        "mappers/b.yaml",
+        "table: t\nkey: [id]\nversion: v\ncolumns:\n  id: id\n  v: v\n  b: b\n",
+    );
+    let mut a = String::new();
+    let mut b = String::new();
+    for i in 0..25_000 {
+        a.push_str(&format!(
+            "{{\"id\": \"{i}\", \"v\": 1, \"a\": \"A{i}\", \"flag\": {}, \"score\": {i}.5, \"day\": \"2026-11-{:02}\"}}\n",
+            i % 2 == 0,
+            1 + i % 28
+        ));
+        if i % 2 == 0 {
+            b.push_str(&format!("{{\"id\": \"{i}\", \"v\": 1, \"b\": \"B{i}\"}}\n"));
+        }
+    }
+    p.write("raw_data/a/1.jsonl", &a);
+    p.write("raw_data/b/1.jsonl", &b);
+    let mut dumps = Vec::new();
+    for engine in engines() {
+        p.ok(&["--engine", engine, "run-etl"]);
+        // Again, each writer replacing the rows the other wrote last.
+        p.ok(&["--engine", engine, "run-etl", "--full"]);
+        assert_eq!(
+            p.sql(
+                engine,
+                "SELECT id, v, a, flag, score, CAST(day AS TEXT), b, d FROM t WHERE id IN ('0', '1', '24999') ORDER BY id"
+            ),
+            [
+                "0|1|A0|1|0.5|2026-11-01|B0|x",
+                "1|1|A1|0|1.5|2026-11-02||x",
+                "24999|1|A24999|0|24999.5|2026-11-24||x"
+            ],
+            "{engine}"
+        );
+        let all = "SELECT id, v, a, flag, score, CAST(day AS TEXT), b, d FROM t ORDER BY id";
+        dumps.push((engine, p.sql(engine, all)));
+    }
+    assert_eq!(dumps[0].1.len(), 25_000);
+    for (engine, rows) in &dumps[1..] {
+        assert!(rows == &dumps[0].1, "{engine} differs from sqlite");
+    }
+}
+
+#[test]
 fn a_parent_table_rebuilt_alone_gets_its_children_once() {
     // The children of a rebuilt parent table stay behind; the reload must replace them, not add
     // a second copy (DuckDB's tables have no key index to refuse one).
