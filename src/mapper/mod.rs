@@ -706,6 +706,7 @@ impl Parser<'_> {
         let mut levels = Vec::new();
         let mut ctx = ChildCtx {
             names: &names,
+            key: &key_names,
             child_specs: &mut child_specs,
             child_columns: &mut child_columns,
         };
@@ -822,6 +823,17 @@ impl Parser<'_> {
                     if link.is_empty() {
                         continue;
                     }
+                    // A link that leaves out part of the parent's key mixes the children of
+                    // parents that share the rest of it.
+                    for k in ctx.key {
+                        if !link.iter().any(|&(_, p)| &ctx.names[p] == k) {
+                            self.problem(
+                                Diagnostic::new(format!("`link` does not name `{k}`, a column of the parent's key"))
+                                    .at(self.at(&child(&ip, "link")))
+                                    .hint(format!("link a column of `{}` to it, e.g. `{k}_of_parent: {k}` under `link`, and put that column in the table's PRIMARY KEY", table.name)),
+                            );
+                        }
+                    }
                     for c in &cols {
                         note_keys(known, &inner_scope, c);
                     }
@@ -911,6 +923,8 @@ impl Parser<'_> {
 
 struct ChildCtx<'a> {
     names: &'a [String],
+    /// The parent's key columns: a link must name them all.
+    key: &'a [String],
     child_specs: &'a mut Vec<ChildSpec>,
     child_columns: &'a mut Vec<Vec<ColumnPlan>>,
 }

@@ -172,6 +172,39 @@ children:
 }
 
 #[test]
+fn a_link_names_the_whole_parent_key() {
+    // Parents (a, 5) and (b, 5) would share children linked by `id` alone.
+    let p = Project::empty();
+    p.write(
+        "schemas/01.sql",
+        "CREATE TABLE t (src TEXT, id TEXT, PRIMARY KEY (src, id));
+         CREATE TABLE c (t_id TEXT, k TEXT, PRIMARY KEY (t_id, k));",
+    );
+    p.write(
+        "mappers/t.yaml",
+        "table: t
+key: [src, id]
+columns:
+  src: src
+  id: id
+children:
+  - table: c
+    each: xs
+    link: {t_id: id}
+    columns:
+      k: .
+",
+    );
+    p.write("raw_data/t/a.json", "[]");
+    let out = p.weir(&["validate"]);
+    assert_eq!(out.code, 1);
+    insta::assert_snapshot!(out.stderr, @r"
+    error: mappers/t.yaml:9:12: `link` does not name `src`, a column of the parent's key
+      hint: link a column of `c` to it, e.g. `src_of_parent: src` under `link`, and put that column in the table's PRIMARY KEY
+    ");
+}
+
+#[test]
 fn schemas_make_only_tables() {
     let p = Project::fixture("empty");
     p.write(
