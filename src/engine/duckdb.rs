@@ -1012,6 +1012,12 @@ impl DuckLoad<'_> {
                         .iter()
                         .map(|id| id.and_then(|id| at.get(&id).copied()))
                         .collect();
+                    // Every replaced row must have come back, or its columns would turn NULL.
+                    anyhow::ensure!(
+                        order.null_count() == 0,
+                        "{} rows of `{table}` to replace were not found",
+                        order.null_count()
+                    );
                     let mut fields: Vec<Field> = old
                         .schema()
                         .fields()
