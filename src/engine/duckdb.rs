@@ -13,12 +13,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use duckdb::arrow::array::UInt32Array;
 use duckdb::arrow::array::{
     Array, ArrayRef, BooleanArray, Float64Array, Float64Builder, Int64Array, Int64Builder,
     StringArray, StringBuilder,
 };
-use duckdb::arrow::compute::{concat_batches, filter_record_batch, take};
+use duckdb::arrow::compute::filter_record_batch;
 use duckdb::arrow::datatypes::{Field, Schema};
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::types::{TimeUnit, ToSqlOutput, ValueRef};
@@ -488,6 +487,7 @@ impl Engine for DuckDb {
             .context("cannot start a transaction")?;
         Ok(Box::new(DuckLoad {
             conn: &self.conn,
+            updated: HashMap::new(),
             limit,
             stages: Vec::new(),
             seq: 0,
@@ -706,15 +706,14 @@ struct Stage {
     /// Key (and version) columns and the record number: picks the batch's winners.
     probe: Vec<usize>,
     winners_sql: String,
-    /// Deletes stored rows by row id (`c0` of the batch); with `rest`, returns the row id and
-    /// those columns of each.
+    /// Deletes stored rows by row id (`c0` of the batch).
     delete_sql: String,
-    /// Columns of the table this writer does not write: a replaced row keeps them, as an upsert
-    /// that sets only its own columns would.
-    rest: Vec<String>,
-    /// Inserts the replacing winners with the `rest` of the rows they replace (`r0`, `r1`, …
-    /// after the held columns); only when there is a rest.
-    replace_sql: String,
+    /// The table has columns this writer does not write: a replaced row keeps them, as an
+    /// upsert that sets only its own columns would, so it is updated in place instead.
+    keeps_rest: bool,
+    /// Sets the writer's non-key columns of stored rows by row id (the column after the held
+    /// ones); empty when the writer has none.
+    update_sql: String,
     /// Deletes the children of the winners in the batch, per child table.
     delete_children_sql: Vec<String>,
     insert_sql: String,
@@ -723,6 +722,8 @@ struct Stage {
 
 struct DuckLoad<'c> {
     conn: &'c Connection,
+    /// Per table, the stored rows this load updated in place (their row ids do not change).
+    updated: HashMap<String, Bits>,
     /// DuckDB's memory limit for the load, when it writes to a file.
     limit: Option<Limit>,
     stages: Vec<Stage>,
@@ -732,6 +733,28 @@ struct DuckLoad<'c> {
     row: i64,
     counts: Counts,
     open: bool,
+}
+
+/// A set of committed row ids (below `LOCAL_ROW_ID`, dense from 0), a bit each.
+#[derive(Default)]
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn set(&mut self, id: i64) {
+        let id = id as u64;
+        let word = (id / 64) as usize;
+        if word >= self.0.len() {
+            self.0.resize(word + 1, 0);
+        }
+        self.0[word] |= 1 << (id % 64);
+    }
+
+    fn has(&self, id: i64) -> bool {
+        let id = id as u64;
+        self.0
+            .get((id / 64) as usize)
+            .is_some_and(|w| w & (1 << (id % 64)) != 0)
+    }
 }
 
 /// DuckDB numbers the rows a transaction adds from 2^55 up (`MAX_ROW_ID` in its source) until
@@ -780,28 +803,29 @@ impl Stage {
         );
         let names = cols(&spec.columns, "");
         let insert_sql = format!("INSERT INTO {table} ({names}) SELECT {names} FROM {rows}");
-        let rest: Vec<String> = table_columns(conn, &spec.table)?
-            .into_iter()
-            .map(|(name, _)| name)
-            .filter(|name| !spec.columns.contains(name))
-            .collect();
-        let mut delete_sql =
+        let keeps_rest = table_columns(conn, &spec.table)?
+            .iter()
+            .any(|(name, _)| !spec.columns.contains(name));
+        let delete_sql =
             format!("DELETE FROM {table} WHERE rowid IN (SELECT c0 FROM weir_batch(?))");
-        let mut replace_sql = String::new();
-        if !rest.is_empty() {
-            delete_sql.push_str(&format!(" RETURNING rowid, {}", cols(&rest, "")));
-            let kept: Vec<String> = (0..rest.len())
-                .map(|j| format!("r{j} AS {}", quote(&rest[j])))
+        // The values a replaced row keeps never leave DuckDB: every type and generated column
+        // stays as it is.
+        let set: Vec<usize> = (0..width).filter(|i| !spec.key.contains(i)).collect();
+        let update_sql = if set.is_empty() {
+            String::new()
+        } else {
+            let assign: Vec<String> = set
+                .iter()
+                .map(|&i| format!("{0} = w.{0}", quote(&spec.columns[i])))
                 .collect();
-            replace_sql = format!(
-                "INSERT INTO {table} ({names}, {}) SELECT {names}, {} FROM \
-                   (SELECT {}, {} FROM weir_batch(?))",
-                cols(&rest, ""),
-                cols(&rest, ""),
-                typed(&spec.columns, &types, 0..width),
-                kept.join(", ")
-            );
-        }
+            format!(
+                "UPDATE {table} SET {} FROM (SELECT {}, c{} AS _weir_old FROM weir_batch(?)) w \
+                 WHERE {table}.rowid = w._weir_old",
+                assign.join(", "),
+                typed(&spec.columns, &types, set.iter().copied()),
+                width + 1
+            )
+        };
         let mut delete_children_sql = Vec::new();
         let mut insert_children_sql = Vec::new();
         let mut children = Vec::new();
@@ -842,8 +866,8 @@ impl Stage {
             probe,
             winners_sql,
             delete_sql,
-            rest,
-            replace_sql,
+            keeps_rest,
+            update_sql,
             delete_children_sql,
             insert_sql,
             insert_children_sql,
@@ -951,13 +975,26 @@ impl DuckLoad<'_> {
             let mut rows = stmt
                 .query([&probe])
                 .with_context(|| MergeRefused(table.clone()))?;
+            let updated = self.updated.get(table);
             while let Some(row) = rows.next().with_context(|| MergeRefused(table.clone()))? {
                 let seq = row.get::<_, i64>(0)?;
-                winners.insert(seq);
-                if let Some(rowid) = row.get::<_, Option<i64>>(1)? {
+                if !winners.insert(seq) {
+                    // Only rows written outside weir can repeat a key: no index refuses them.
+                    return Err(anyhow::anyhow!(
+                        "the table holds more than one row with the key of a record loaded now; \
+                         remove the extra rows (weir's DuckDB tables have no index to refuse them)"
+                    )
+                    .context(MergeRefused(table.clone())));
+                }
+                let rowid = row.get::<_, Option<i64>>(1)?;
+                if let Some(rowid) = rowid {
                     replacing.insert(seq, rowid);
                 }
-                again += usize::from(row.get::<_, bool>(2)?);
+                // The stored row was written by this load: inserted (a transaction-local row
+                // id), or updated in place.
+                let ours = row.get::<_, bool>(2)?
+                    || rowid.is_some_and(|r| updated.is_some_and(|u| u.has(r)));
+                again += usize::from(ours);
             }
         }
         drop(probe);
@@ -987,51 +1024,34 @@ impl DuckLoad<'_> {
                     )])),
                     vec![Arc::new(rowids.clone())],
                 )?;
-                if stage.rest.is_empty() {
+                if !stage.keeps_rest {
                     run(&stage.delete_sql, ids)?;
                     run(&stage.insert_sql, top)?;
                 } else {
-                    // A replaced row keeps the columns this writer does not write.
-                    let ids = ArrowBatchRegistration::new(ids);
-                    let gone: Vec<RecordBatch> = conn
-                        .prepare_cached(&stage.delete_sql)?
-                        .query_arrow([&ids])
-                        .with_context(|| MergeRefused(table.clone()))?
-                        .collect();
-                    drop(ids);
-                    let gone = match gone.first() {
-                        Some(first) => concat_batches(&first.schema(), &gone)?,
-                        None => anyhow::bail!("the rows `{table}` replaces were not found"),
-                    };
-                    let at: HashMap<i64, u32> = record_numbers(&gone, 0)
-                        .iter()
-                        .enumerate()
-                        .filter_map(|(i, id)| Some((id?, u32::try_from(i).ok()?)))
-                        .collect();
-                    let order: UInt32Array = rowids
-                        .iter()
-                        .map(|id| id.and_then(|id| at.get(&id).copied()))
-                        .collect();
-                    // Every replaced row must have come back, or its columns would turn NULL.
-                    anyhow::ensure!(
-                        order.null_count() == 0,
-                        "{} rows of `{table}` to replace were not found",
-                        order.null_count()
-                    );
-                    let mut fields: Vec<Field> = old
-                        .schema()
-                        .fields()
-                        .iter()
-                        .map(|f| f.as_ref().clone())
-                        .collect();
-                    let mut columns: Vec<ArrayRef> = old.columns().to_vec();
-                    for j in 0..stage.rest.len() {
-                        let kept = take(gone.column(j + 1), &order, None)?;
-                        fields.push(Field::new(format!("r{j}"), kept.data_type().clone(), true));
-                        columns.push(kept);
+                    // A replaced row keeps the columns this writer does not write: it is
+                    // updated in place, and remembered as written by this load.
+                    if !stage.update_sql.is_empty() {
+                        let mut fields: Vec<Field> = old
+                            .schema()
+                            .fields()
+                            .iter()
+                            .map(|f| f.as_ref().clone())
+                            .collect();
+                        fields.push(Field::new(
+                            format!("c{}", width + 1),
+                            duckdb::arrow::datatypes::DataType::Int64,
+                            true,
+                        ));
+                        let mut columns: Vec<ArrayRef> = old.columns().to_vec();
+                        columns.push(Arc::new(rowids.clone()));
+                        let old = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
+                        run(&stage.update_sql, old)?;
                     }
-                    let old = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
-                    run(&stage.replace_sql, old)?;
+                    // A row this load inserted keeps a transaction-local row id, known anyway.
+                    let updated = self.updated.entry(table.clone()).or_default();
+                    for r in rowids.iter().flatten().filter(|&r| r < LOCAL_ROW_ID) {
+                        updated.set(r);
+                    }
                     let fresh: HashSet<i64> = winners.difference(&replaced).copied().collect();
                     let fresh = filter_record_batch(&top, &winning(&top, width, &fresh))?;
                     if fresh.num_rows() > 0 {

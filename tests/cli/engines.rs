@@ -194,6 +194,63 @@ fn a_replaced_row_keeps_the_columns_its_mapper_does_not_write() {
 }
 
 #[test]
+fn a_row_replaced_twice_in_one_load_is_counted_like_sqlite() {
+    // A writer that leaves columns to another updates stored rows in place on DuckDB (their row
+    // ids stay); a later batch of the same load replacing one again must count the first copy
+    // as superseded, as SQLite does.
+    let mut seen = Vec::new();
+    for engine in engines() {
+        let p = Project::empty();
+        p.write(
+            "schemas/01.sql",
+            "CREATE TABLE t (id TEXT PRIMARY KEY, v BIGINT, a TEXT, b TEXT);",
+        );
+        p.write(
+            "mappers/a.yaml",
+            "table: t\nkey: [id]\nversion: v\ncolumns:\n  id: id\n  v: v\n  a: a\n",
+        );
+        p.write(
+            "mappers/b.yaml",
+            "table: t\nkey: [id]\nversion: v\ncolumns:\n  id: id\n  v: v\n  b: b\n",
+        );
+        let rows = |v: u32, col: &str| -> String {
+            (0..12_500)
+                .map(|i| {
+                    format!(
+                        "{{\"id\": \"{}\", \"v\": {v}, \"{col}\": \"{col}{v}\"}}\n",
+                        i * 2
+                    )
+                })
+                .collect()
+        };
+        p.write("raw_data/a/1.jsonl", &rows(1, "a"));
+        p.ok(&["--engine", engine, "run-etl"]);
+        p.write("raw_data/b/2.jsonl", &rows(2, "b"));
+        p.write("raw_data/b/3.jsonl", &rows(3, "b"));
+        let out = p.ok(&["--engine", engine, "run-etl"]);
+        let line = out
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("loaded b"))
+            .unwrap_or_else(|| panic!("{engine}: {}", out.stderr))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(
+            line, "loaded b 2 files 25000 records 12500 written 12500 superseded",
+            "{engine}"
+        );
+        assert_eq!(
+            p.sql(engine, "SELECT count(*), min(a), min(b), min(v) FROM t"),
+            ["12500|a1|b3|3"],
+            "{engine}"
+        );
+        seen.push(engine);
+    }
+    assert!(!seen.is_empty());
+}
+
+#[test]
 fn a_parent_table_rebuilt_alone_gets_its_children_once() {
     // The children of a rebuilt parent table stay behind; the reload must replace them, not add
     // a second copy (DuckDB's tables have no key index to refuse one).
