@@ -786,26 +786,34 @@ impl Parser<'_> {
                 if let Some(table) = self.table(tv, &child(&ip, "table")).cloned() {
                     let mut cols = self.columns(&table, map.get("columns"), &ip);
                     let mut link = Vec::new();
+                    // Whether every `link` entry was taken: a wrong one is reported already.
+                    let mut linked_all = true;
                     match map.get("link").and_then(Json::as_object) {
                         None => self.problem(Diagnostic::new(format!("child table `{}` needs `link`: its columns that hold the parent's key", table.name)).at(self.at(&ip)).hint("e.g. `link: {incident_id: id}`")),
                         Some(lm) => {
                             for (child_col, parent) in lm {
                                 let lp = child(&child(&ip, "link"), child_col);
-                                let Some(parent) = self.text(parent, &lp, "a `link` value") else { continue };
+                                let Some(parent) = self.text(parent, &lp, "a `link` value") else {
+                                    linked_all = false;
+                                    continue;
+                                };
                                 let Some(p) = ctx.names.iter().position(|n| n == parent) else {
                                     let mut d = Diagnostic::new(format!("`{parent}` is not a mapped column of the parent table")).at(self.at(&lp));
                                     d.hint = did_you_mean(parent, ctx.names.iter().map(String::as_str));
                                     self.problem(d);
+                                    linked_all = false;
                                     continue;
                                 };
                                 if table.column(child_col).is_none() {
                                     let mut d = Diagnostic::new(format!("column `{child_col}` is not in table `{}`", table.name)).at(self.key_at(&lp));
                                     d.hint = did_you_mean(child_col, table.columns.iter().map(|c| c.name.as_str()));
                                     self.problem(d);
+                                    linked_all = false;
                                     continue;
                                 }
                                 if cols.iter().any(|c| &c.name == child_col) {
                                     self.problem(Diagnostic::new(format!("column `{child_col}` is both linked and mapped; keep it under `link` only")).at(self.key_at(&lp)));
+                                    linked_all = false;
                                     continue;
                                 }
                                 link.push((cols.len(), p));
@@ -825,7 +833,7 @@ impl Parser<'_> {
                     }
                     // A link that leaves out part of the parent's key mixes the children of
                     // parents that share the rest of it.
-                    for k in ctx.key {
+                    for k in ctx.key.iter().filter(|_| linked_all) {
                         if !link.iter().any(|&(_, p)| &ctx.names[p] == k) {
                             self.problem(
                                 Diagnostic::new(format!("`link` does not name `{k}`, a column of the parent's key"))

@@ -202,6 +202,15 @@ children:
     error: mappers/t.yaml:9:12: `link` does not name `src`, a column of the parent's key
       hint: link a column of `c` to it, e.g. `src_of_parent: src` under `link`, and put that column in the table's PRIMARY KEY
     ");
+    // A misspelt link entry is one problem, not two.
+    let mapper = p
+        .read("mappers/t.yaml")
+        .replace("{t_id: id}", "{t_id: idd}");
+    p.write("mappers/t.yaml", &mapper);
+    insta::assert_snapshot!(p.weir(&["validate"]).stderr, @r"
+    error: mappers/t.yaml:9:18: `idd` is not a mapped column of the parent table
+      hint: did you mean `id`?
+    ");
 }
 
 #[test]
