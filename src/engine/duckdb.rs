@@ -683,7 +683,15 @@ fn table_columns(conn: &Connection, table: &str) -> anyhow::Result<Vec<(String, 
 
 /// The declared types of `columns` of `table`, as DuckDB spells them.
 fn column_types(conn: &Connection, table: &str, columns: &[String]) -> anyhow::Result<Vec<String>> {
-    let declared = table_columns(conn, table)?;
+    types_of(&table_columns(conn, table)?, table, columns)
+}
+
+/// The types of `columns` among the `declared` columns of `table`.
+fn types_of(
+    declared: &[(String, String)],
+    table: &str,
+    columns: &[String],
+) -> anyhow::Result<Vec<String>> {
     columns
         .iter()
         .map(|c| {
@@ -706,7 +714,7 @@ struct Stage {
     /// Key (and version) columns and the record number: picks the batch's winners.
     probe: Vec<usize>,
     winners_sql: String,
-    /// Deletes stored rows by row id (`c0` of the batch).
+    /// Deletes stored rows by row id (the column after the held ones).
     delete_sql: String,
     /// The table has columns this writer does not write: a replaced row keeps them, as an
     /// upsert that sets only its own columns would, so it is updated in place instead.
@@ -763,7 +771,8 @@ const LOCAL_ROW_ID: i64 = 36_028_797_018_960_000;
 
 impl Stage {
     fn new(conn: &Connection, spec: &WriteSpec, child_specs: &[ChildSpec]) -> anyhow::Result<Self> {
-        let types = column_types(conn, &spec.table, &spec.columns)?;
+        let declared = table_columns(conn, &spec.table)?;
+        let types = types_of(&declared, &spec.table, &spec.columns)?;
         let table = quote(&spec.table);
         let width = spec.columns.len();
         let key: Vec<String> = spec.key.iter().map(|&k| quote(&spec.columns[k])).collect();
@@ -803,11 +812,13 @@ impl Stage {
         );
         let names = cols(&spec.columns, "");
         let insert_sql = format!("INSERT INTO {table} ({names}) SELECT {names} FROM {rows}");
-        let keeps_rest = table_columns(conn, &spec.table)?
+        let keeps_rest = declared
             .iter()
             .any(|(name, _)| !spec.columns.contains(name));
-        let delete_sql =
-            format!("DELETE FROM {table} WHERE rowid IN (SELECT c0 FROM weir_batch(?))");
+        let delete_sql = format!(
+            "DELETE FROM {table} WHERE rowid IN (SELECT c{} FROM weir_batch(?))",
+            width + 1
+        );
         // The values a replaced row keeps never leave DuckDB: every type and generated column
         // stays as it is.
         let set: Vec<usize> = (0..width).filter(|i| !spec.key.contains(i)).collect();
@@ -1011,40 +1022,32 @@ impl DuckLoad<'_> {
             if old.num_rows() == 0 {
                 run(&stage.insert_sql, top)?;
             } else {
-                // The stored rows go, by row id, in the order of `old`'s rows.
+                // The row id of the stored row each replaces, after the held columns.
                 let rowids: Int64Array = record_numbers(&old, width)
                     .iter()
                     .map(|s| s.map(|s| replacing[&s]))
                     .collect();
-                let ids = RecordBatch::try_new(
-                    Arc::new(Schema::new(vec![Field::new(
-                        "c0",
-                        duckdb::arrow::datatypes::DataType::Int64,
-                        true,
-                    )])),
-                    vec![Arc::new(rowids.clone())],
-                )?;
+                let mut fields: Vec<Field> = old
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.as_ref().clone())
+                    .collect();
+                fields.push(Field::new(
+                    format!("c{}", width + 1),
+                    duckdb::arrow::datatypes::DataType::Int64,
+                    true,
+                ));
+                let mut columns: Vec<ArrayRef> = old.columns().to_vec();
+                columns.push(Arc::new(rowids.clone()));
+                let old = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
                 if !stage.keeps_rest {
-                    run(&stage.delete_sql, ids)?;
+                    run(&stage.delete_sql, old)?;
                     run(&stage.insert_sql, top)?;
                 } else {
                     // A replaced row keeps the columns this writer does not write: it is
                     // updated in place, and remembered as written by this load.
                     if !stage.update_sql.is_empty() {
-                        let mut fields: Vec<Field> = old
-                            .schema()
-                            .fields()
-                            .iter()
-                            .map(|f| f.as_ref().clone())
-                            .collect();
-                        fields.push(Field::new(
-                            format!("c{}", width + 1),
-                            duckdb::arrow::datatypes::DataType::Int64,
-                            true,
-                        ));
-                        let mut columns: Vec<ArrayRef> = old.columns().to_vec();
-                        columns.push(Arc::new(rowids.clone()));
-                        let old = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
                         run(&stage.update_sql, old)?;
                     }
                     // A row this load inserted keeps a transaction-local row id, known anyway.
