@@ -244,7 +244,7 @@ fn unindex(tx: &duckdb::Transaction<'_>, name: &str, key: &[&str]) -> anyhow::Re
 
 /// `CREATE TABLE` text without its primary key: a `[CONSTRAINT n] PRIMARY KEY (…)` entry of the
 /// column list goes with its comma; `PRIMARY KEY` after a column's type goes alone. Quoted names,
-/// strings and the insides of nested parentheses (CHECK, DEFAULT) are never touched. None when
+/// strings, comments and the insides of nested parentheses (CHECK, DEFAULT) are never touched. None when
 /// the text declares no primary key.
 fn without_primary_key(sql: &str) -> Option<String> {
     let bytes = sql.as_bytes();
@@ -254,24 +254,18 @@ fn without_primary_key(sql: &str) -> Option<String> {
             && (i == 0 || !is_word(bytes[i - 1]))
             && bytes.get(i + w.len()).is_none_or(|&b| !is_word(b))
     };
-    let skip_space = |mut i: usize| {
-        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        i
-    };
+    // The place of the first word at or after `i`: white space and comments skipped.
+    let skip_space = |i: usize| sql.len() - super::skip_blank(&sql[i.min(sql.len())..]).len();
     let mut depth = 0;
     // Where the current entry of the column list starts: just after `(` or `,`.
     let mut entry = 0;
     let mut i = 0;
     while i < bytes.len() {
+        if let Some(end) = super::literal_end(bytes, i) {
+            i = end + 1;
+            continue;
+        }
         match bytes[i] {
-            q @ (b'\'' | b'"') => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != q {
-                    i += 1;
-                }
-            }
             b'(' => {
                 depth += 1;
                 if depth == 1 {
@@ -1262,6 +1256,13 @@ mod tests {
                 "CREATE TABLE \"primary key\" (\"PRIMARY KEY\" TEXT CHECK (\"PRIMARY KEY\" <> 'PRIMARY KEY (x)'), PRIMARY KEY (\"PRIMARY KEY\"))"
             ),
             "CREATE TABLE \"primary key\" (\"PRIMARY KEY\" TEXT CHECK (\"PRIMARY KEY\" <> 'PRIMARY KEY (x)'))"
+        );
+        // Comments keep their words too, and their commas do not end an entry.
+        assert_eq!(
+            bare(
+                "CREATE TABLE t (a INT, -- PRIMARY KEY (a), b\n b INT, /* PRIMARY KEY */ PRIMARY KEY (b))"
+            ),
+            "CREATE TABLE t (a INT, -- PRIMARY KEY (a), b\n b INT)"
         );
         assert_eq!(
             without_primary_key("CREATE TABLE t (primary_key INT)"),

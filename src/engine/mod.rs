@@ -238,7 +238,7 @@ pub fn only_tables(kind: &str, name: &str) -> SqlError {
 }
 
 /// Skips white space and comments.
-fn skip_blank(sql: &str) -> &str {
+pub(crate) fn skip_blank(sql: &str) -> &str {
     let mut rest = sql.trim_start();
     loop {
         if let Some(r) = rest.strip_prefix("--") {
@@ -257,6 +257,34 @@ fn skip_blank(sql: &str) -> &str {
     }
 }
 
+/// Where a string, quoted name or comment that starts at `i` of SQL text ends: the index of its
+/// last byte (the text's length when it is not closed). None when none starts there.
+pub(crate) fn literal_end(bytes: &[u8], i: usize) -> Option<usize> {
+    let mut j = i;
+    match bytes.get(i)? {
+        &q @ (b'\'' | b'"') => {
+            j += 1;
+            while j < bytes.len() && bytes[j] != q {
+                j += 1;
+            }
+        }
+        b'-' if bytes.get(i + 1) == Some(&b'-') => {
+            while j < bytes.len() && bytes[j] != b'\n' {
+                j += 1;
+            }
+        }
+        b'/' if bytes.get(i + 1) == Some(&b'*') => {
+            j += 2;
+            while j + 1 < bytes.len() && !(bytes[j] == b'*' && bytes[j + 1] == b'/') {
+                j += 1;
+            }
+            j += 1;
+        }
+        _ => return None,
+    }
+    Some(j)
+}
+
 /// The one statement of a report, without its closing `;`. A report must read, never write, and
 /// hold exactly one statement: DuckDB would run all but the last of several while preparing.
 pub fn report_statement(sql: &str) -> Result<&str, String> {
@@ -273,35 +301,17 @@ pub fn report_statement(sql: &str) -> Result<&str, String> {
     let bytes = body.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        match bytes[i] {
-            q @ (b'\'' | b'"') => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != q {
-                    i += 1;
-                }
+        if let Some(end) = literal_end(bytes, i) {
+            i = end + 1;
+            continue;
+        }
+        if bytes[i] == b';' {
+            if !skip_blank(&body[i + 1..]).is_empty() {
+                return Err(
+                    "a report holds one statement; split the others into their own files".into(),
+                );
             }
-            b'-' if bytes.get(i + 1) == Some(&b'-') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i + 1 < bytes.len() && !(bytes[i] == b'*' && bytes[i + 1] == b'/') {
-                    i += 1;
-                }
-                i += 1;
-            }
-            b';' => {
-                if !skip_blank(&body[i + 1..]).is_empty() {
-                    return Err(
-                        "a report holds one statement; split the others into their own files"
-                            .into(),
-                    );
-                }
-                return Ok(sql[..start + i].trim_end());
-            }
-            _ => {}
+            return Ok(sql[..start + i].trim_end());
         }
         i += 1;
     }
