@@ -3,6 +3,7 @@
 -- API and is converted to BIGINT by the mapper. Timestamps are UTC text YYYY-MM-DDTHH:MM:SSZ.
 -- Version: fetched_at (the page's fetch time). Sentry has no updated_at-style field on these objects,
 -- and lastSeen does not move when an issue is resolved, so only the fetch time orders two copies.
+-- fetched_at is NULL for a body saved as the API returned it (no weir envelope): older than any fetch.
 
 -- GET /api/0/organizations/acme/projects/
 CREATE TABLE sentry_projects (
@@ -16,7 +17,7 @@ CREATE TABLE sentry_projects (
     team_slug TEXT,
     latest_release TEXT,
     is_member BOOLEAN,
-    fetched_at TEXT NOT NULL,
+    fetched_at TEXT,
     PRIMARY KEY (id)
 );
 
@@ -38,7 +39,7 @@ CREATE TABLE sentry_teams (
     member_count BIGINT,
     is_member BOOLEAN,
     team_role TEXT,
-    fetched_at TEXT NOT NULL,
+    fetched_at TEXT,
     PRIMARY KEY (id)
 );
 
@@ -67,7 +68,7 @@ CREATE TABLE sentry_issues (
     assigned_to_name TEXT,
     resolved_in_release TEXT,      -- statusDetails.inRelease
     permalink TEXT,
-    fetched_at TEXT NOT NULL,
+    fetched_at TEXT,
     PRIMARY KEY (id)
 );
 
@@ -91,7 +92,7 @@ CREATE TABLE sentry_issue_events (
     user_email TEXT,
     user_ip_address TEXT,
     exception_type TEXT,           -- metadata.type
-    fetched_at TEXT NOT NULL,
+    fetched_at TEXT,
     PRIMARY KEY (event_id)
 );
 

@@ -2,13 +2,14 @@
 -- GitHub ids are int64 numbers (BIGINT). Timestamps are UTC text YYYY-MM-DDTHH:MM:SSZ.
 -- Version: fetched_at. Repos and hooks have updated_at, but it does not move for every change a
 -- fetch can see (a hook's last_response changes on each delivery without touching updated_at),
--- and teams have no such field at all, so the fetch time orders two copies.
+-- and teams have no such field at all, so the fetch time orders two copies. fetched_at is NULL for
+-- a body saved as the API returned it (no weir envelope), which counts as older than any fetch.
 
 -- GET /orgs/acme/teams
 CREATE TABLE github_teams (
     id BIGINT NOT NULL,
     node_id TEXT,
-    slug TEXT NOT NULL,
+    slug TEXT,                     -- missing from responses of 2012 and before
     name TEXT,
     description TEXT,
     privacy TEXT,                  -- closed or secret
@@ -18,7 +19,7 @@ CREATE TABLE github_teams (
     parent_id BIGINT,
     parent_slug TEXT,
     html_url TEXT,
-    fetched_at TEXT NOT NULL,
+    fetched_at TEXT,
     PRIMARY KEY (id)
 );
 
@@ -47,7 +48,7 @@ CREATE TABLE github_repos (
     updated_at TEXT,
     pushed_at TEXT,
     html_url TEXT,
-    fetched_at TEXT NOT NULL,
+    fetched_at TEXT,
     PRIMARY KEY (id)
 );
 
@@ -60,7 +61,7 @@ CREATE TABLE github_repo_teams (
     permission TEXT,               -- pull, triage, push, maintain, admin
     privacy TEXT,
     parent_slug TEXT,
-    fetched_at TEXT NOT NULL,
+    fetched_at TEXT,
     PRIMARY KEY (repo, team_id)
 );
 
@@ -80,6 +81,6 @@ CREATE TABLE github_repo_hooks (
     last_response_code BIGINT,     -- NULL when last_response is null or has no code
     last_response_status TEXT,
     last_response_message TEXT,
-    fetched_at TEXT NOT NULL,
+    fetched_at TEXT,
     PRIMARY KEY (id)
 );

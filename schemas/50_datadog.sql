@@ -2,6 +2,7 @@
 -- Timestamps are UTC text YYYY-MM-DDTHH:MM:SSZ (the API gives microseconds and +00:00).
 -- Version: fetched_at. A monitor's `modified` only moves when its definition changes, not when
 -- overall_state changes, so two fetches of one monitor can share `modified` and differ in state.
+-- fetched_at is NULL for a body saved as the API returned it (no weir envelope): older than any fetch.
 
 -- GET /api/v1/monitor?page=N&page_size=M (a bare array)
 CREATE TABLE datadog_monitors (
@@ -23,7 +24,7 @@ CREATE TABLE datadog_monitors (
     creator_handle TEXT,
     creator_name TEXT,
     synthetics_check_id TEXT,      -- options.synthetics_check_id for synthetics monitors
-    fetched_at TEXT NOT NULL,
+    fetched_at TEXT,
     PRIMARY KEY (id)
 );
 
@@ -50,6 +51,6 @@ CREATE TABLE datadog_synthetics (
     creator_handle TEXT,
     created_at TEXT,
     modified_at TEXT,
-    fetched_at TEXT NOT NULL,
+    fetched_at TEXT,
     PRIMARY KEY (public_id)
 );

@@ -125,6 +125,8 @@ pub struct RawFile {
     pub path: PathBuf,
     /// Relative to the project root, with `/` separators.
     pub shown: String,
+    /// Relative to its source folder, with `/` separators (what `context_from_path` matches).
+    pub within: String,
     pub size: i64,
     pub modified_ns: i64,
 }
@@ -172,16 +174,31 @@ pub fn raw_files(
             skipped.push(shown(entry.path(), root));
             continue;
         }
-        let (size, modified_ns) = match entry.metadata() {
-            Ok(m) => (
-                i64::try_from(m.len()).unwrap_or(i64::MAX),
-                m.modified().map_or(0, nanos),
-            ),
-            Err(_) => (0, 0),
+        let stat = entry
+            .metadata()
+            .map_err(std::io::Error::from)
+            .and_then(|m| {
+                Ok((
+                    i64::try_from(m.len()).unwrap_or(i64::MAX),
+                    nanos(m.modified()?),
+                ))
+            });
+        let (size, modified_ns) = match stat {
+            Ok(stat) => stat,
+            Err(e) => {
+                // Without its size and time the ledger cannot tell whether the file changed.
+                problems.push(
+                    Diagnostic::new(format!("cannot read the file's size and time: {e}"))
+                        .at(Location::file(shown(entry.path(), root)))
+                        .hint("check the file and its folder's permissions"),
+                );
+                continue;
+            }
         };
         files.push(RawFile {
             path: entry.path().to_path_buf(),
             shown: shown(entry.path(), root),
+            within: shown(entry.path(), dir),
             size,
             modified_ns,
         });
@@ -724,6 +741,7 @@ pub fn check_text(mapper: &Mapper, shown: &str, text: &str) -> (usize, Vec<Diagn
     let raw = RawFile {
         path: PathBuf::from(shown),
         shown: shown.to_string(),
+        within: shown.rsplit('/').next().unwrap_or(shown).to_string(),
         size: 0,
         modified_ns: 0,
     };
@@ -786,11 +804,18 @@ fn parse_file(mapper: &Mapper, raw: &RawFile, bytes: Vec<u8>, emit: &mut dyn FnM
         return true;
     }
     let ext = raw.path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let path_context = mapper
+        .context_from_path
+        .as_ref()
+        .and_then(|p| p.context(&raw.within));
     let mut ctx = FileCtx {
         mapper,
         file,
+        within: &raw.within,
         spans: None,
         line: None,
+        path_context: path_context.as_ref(),
+        context_refused: false,
     };
     let mut mapped = Mapped::default();
     let mut errors = Vec::new();
@@ -896,9 +921,15 @@ fn json_error(file: &str, e: &serde_json::Error, line_offset: usize) -> Diagnost
 struct FileCtx<'a> {
     mapper: &'a Mapper,
     file: &'a str,
+    /// The file below its source folder.
+    within: &'a str,
     spans: Option<Spans>,
-    /// The line of the current JSONL value.
+    /// The line of the current JSONL value: a line without an envelope is one record.
     line: Option<usize>,
+    /// The `$context` of values without an envelope, from the file's path.
+    path_context: Option<&'a Json>,
+    /// Values without an envelope lack a context their rows need, and that has been said.
+    context_refused: bool,
 }
 
 impl FileCtx<'_> {
@@ -927,6 +958,49 @@ impl FileCtx<'_> {
         }
         let mut d = Diagnostic::new(e.message).at(location).field(field);
         d.hint = e.hint;
+        d
+    }
+
+    /// A value without an envelope, in a source whose rows need a `$context` that its path does
+    /// not give: one problem for the file.
+    fn no_context(&self) -> Diagnostic {
+        let mapper = self.mapper;
+        let keys = mapper.required_context();
+        let named: Vec<String> = keys.iter().map(|k| format!("`$context.{k}`")).collect();
+        let example: Vec<String> = keys.iter().map(|k| format!("\"{k}\": …")).collect();
+        let envelope = format!(
+            "save the body in a weir page envelope with `\"context\": {{{}}}`",
+            example.join(", ")
+        );
+        let (why, hint) = match &mapper.context_from_path {
+            Some(p) => (
+                format!(
+                    "and its path `{}` does not match `context_from_path: \"{}\"` of {}",
+                    self.within, p.text, mapper.file
+                ),
+                format!("name the file as that pattern says, or {envelope}"),
+            ),
+            None => {
+                let pattern: Vec<String> = keys.iter().map(|k| format!("{{{k}}}")).collect();
+                (
+                    format!("and {} declares no `context_from_path`", mapper.file),
+                    format!(
+                        "add `context_from_path: \"{}.json\"` to {} and name the file so, or {envelope}",
+                        pattern.join("__"),
+                        mapper.file
+                    ),
+                )
+            }
+        };
+        let mut d = Diagnostic::new(format!(
+            "this file has no weir page envelope, so {} has no value, {why}",
+            named.join(" and ")
+        ))
+        .at(Location {
+            line: self.line,
+            ..Location::file(self.file)
+        });
+        d.hint = Some(hint);
         d
     }
 
@@ -998,7 +1072,22 @@ fn for_each_record(value: &Json, ctx: &mut FileCtx, emit: &mut dyn FnMut(Item), 
                 }
             }
         }
-        other => (other, String::new()),
+        other => {
+            page.context = ctx.path_context;
+            if page.context.is_none() && !ctx.mapper.required_context().is_empty() {
+                if !ctx.context_refused {
+                    ctx.context_refused = true;
+                    emit(Item::FileProblem(ctx.no_context()));
+                }
+                return;
+            }
+            if ctx.line.is_some() {
+                // A JSONL line without an envelope is one record, whatever `records:` says.
+                f(ctx, &page, other, "", ctx.line.unwrap_or(0), emit);
+                return;
+            }
+            (other, String::new())
+        }
     };
     if let Some(ts) = page.fetched_at
         && let Err(e) = crate::mapper::convert::convert(Some(ts), &Conversion::Timestamp(None))

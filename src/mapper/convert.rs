@@ -196,7 +196,7 @@ pub fn convert(value: Option<&Json>, conv: &Conversion) -> Result<Value, ConvErr
         },
         Conversion::Timestamp(unit) => {
             let ts = timestamp(v, *unit).ok_or_else(|| wrong(&unit_hint(v, *unit)))?;
-            Value::Text(ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+            Value::Text(timestamp_text(ts))
         }
         Conversion::Epoch(unit) => {
             let ts = timestamp(v, *unit).ok_or_else(|| wrong(&unit_hint(v, *unit)))?;
@@ -240,6 +240,12 @@ pub fn convert(value: Option<&Json>, conv: &Conversion) -> Result<Value, ConvErr
             _ => return Err(wrong("")),
         },
     })
+}
+
+/// A timestamp as stored: UTC, always with milliseconds, so that text order is time order and
+/// versions less than a second apart do not tie (finer digits are cut).
+pub fn timestamp_text(ts: Timestamp) -> String {
+    ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 fn unit_hint(v: &Json, unit: Option<Unit>) -> String {
@@ -292,34 +298,34 @@ mod tests {
         let text = |s: &str| Value::Text(s.into());
         assert_eq!(
             ok(json!("2015-11-06T11:12:51-05:00"), t.clone()),
-            text("2015-11-06T16:12:51Z")
+            text("2015-11-06T16:12:51.000Z")
         );
         assert_eq!(
             ok(json!("2026-05-01 14:30"), t.clone()),
-            text("2026-05-01T14:30:00Z")
+            text("2026-05-01T14:30:00.000Z")
         );
         assert_eq!(
             ok(json!("2026-05-01 14:30:15"), t.clone()),
-            text("2026-05-01T14:30:15Z")
+            text("2026-05-01T14:30:15.000Z")
         );
         assert_eq!(
             ok(json!("2026-05-01 14:30+02:00"), t.clone()),
-            text("2026-05-01T12:30:00Z")
+            text("2026-05-01T12:30:00.000Z")
         );
         assert_eq!(
             ok(json!("2018-11-06T21:19:58.536Z"), t.clone()),
-            text("2018-11-06T21:19:58Z")
+            text("2018-11-06T21:19:58.536Z")
         );
         assert_eq!(
             ok(json!("2023-08-28T13:49:43.016960+00:00"), t.clone()),
-            text("2023-08-28T13:49:43Z")
+            text("2023-08-28T13:49:43.016Z")
         );
         assert_eq!(
             ok(
                 json!(1693230583000i64),
                 Conversion::Timestamp(Some(Unit::Millis))
             ),
-            text("2023-08-28T13:49:43Z")
+            text("2023-08-28T13:49:43.000Z")
         );
         assert_eq!(
             ok(json!("1970-01-01 00:01"), Conversion::Epoch(None)),

@@ -3,6 +3,7 @@
 
 mod apply;
 pub mod convert;
+mod path_context;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -15,6 +16,7 @@ use crate::error::{Diagnostic, Location, did_you_mean};
 use crate::yaml::{self, Spans, push_pointer};
 pub use apply::{Mapped, Page, RecordError, field_name};
 use convert::{Conversion, TYPE_NAMES, Unit};
+pub use path_context::PathPattern;
 
 /// Where a path starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +130,8 @@ pub struct Mapper {
     /// The mapper file, relative to the project root.
     pub file: String,
     pub records: Option<PathExpr>,
+    /// Where a file without a page envelope finds its `$context`: its path below the source folder.
+    pub context_from_path: Option<PathPattern>,
     pub strict: bool,
     /// The source's files hold every record: rows whose key no file has are deleted at load.
     pub complete: bool,
@@ -141,6 +145,27 @@ pub struct Mapper {
     /// `one_of` lists, the tables it writes, and weir's version. Files loaded by a mapper with
     /// another fingerprint load again.
     pub fingerprint: String,
+}
+
+impl Mapper {
+    /// The `$context` keys that required columns read: rows of a file without a context lack them.
+    pub fn required_context(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = Vec::new();
+        for c in self
+            .columns
+            .iter()
+            .chain(self.child_columns.iter().flatten())
+        {
+            if let (true, ColumnSource::Path(p)) = (c.required, &c.source)
+                && p.root == Root::Context
+                && let Some(key) = p.segments.first()
+                && !keys.contains(&key.as_str())
+            {
+                keys.push(key);
+            }
+        }
+        keys
+    }
 }
 
 /// Reads and checks `file` (shown as `shown`) against `tables`. `schemas` is the folder that
@@ -376,6 +401,21 @@ impl Parser<'_> {
         })
     }
 
+    fn path_pattern(&mut self, v: &Json, pointer: &str) -> Option<PathPattern> {
+        let text = self.text(v, pointer, "`context_from_path`")?;
+        match PathPattern::parse(text) {
+            Ok(p) => Some(p),
+            Err(why) => {
+                self.problem(
+                    Diagnostic::new(format!("`context_from_path` cannot be used: {why}"))
+                        .at(self.at(pointer))
+                        .hint("write the path below the source folder, e.g. `\"{repo}.json\"`"),
+                );
+                None
+            }
+        }
+    }
+
     fn one_of(&mut self, v: &Json, pointer: &str) -> Option<Arc<Vec<String>>> {
         let name = self.text(v, pointer, "`one_of`")?;
         if let Some((_, list)) = self.one_of_cache.iter().find(|(n, _)| n == name) {
@@ -589,10 +629,21 @@ impl Parser<'_> {
             "",
             "a mapper",
             &[
-                "records", "table", "key", "version", "columns", "children", "strict", "complete",
+                "records",
+                "context_from_path",
+                "table",
+                "key",
+                "version",
+                "columns",
+                "children",
+                "strict",
+                "complete",
             ],
         )?;
         let records = top.get("records").and_then(|v| self.path(v, "/records"));
+        let context_from_path = top
+            .get("context_from_path")
+            .and_then(|v| self.path_pattern(v, "/context_from_path"));
         let complete = match top.get("complete") {
             None => false,
             Some(Json::Bool(b)) => *b,
@@ -716,10 +767,11 @@ impl Parser<'_> {
         for c in &columns {
             note_keys(&mut known, &[], c);
         }
-        Some(Mapper {
+        let mapper = Mapper {
             source: source.to_string(),
             file: self.file.to_string(),
             records,
+            context_from_path,
             strict,
             complete,
             spec,
@@ -729,7 +781,26 @@ impl Parser<'_> {
             levels,
             known,
             fingerprint: String::new(),
-        })
+        };
+        if let Some(pattern) = &mapper.context_from_path {
+            let missing: Vec<String> = mapper
+                .required_context()
+                .into_iter()
+                .filter(|k| !pattern.names().any(|n| n == *k))
+                .map(|k| format!("`{{{k}}}`"))
+                .collect();
+            if !missing.is_empty() {
+                self.problem(
+                    Diagnostic::new(format!(
+                        "`context_from_path` gives no {}, which required columns read as `$context`",
+                        missing.join(" or ")
+                    ))
+                    .at(self.at("/context_from_path"))
+                    .hint("add the placeholder to the pattern"),
+                );
+            }
+        }
+        Some(mapper)
     }
 
     /// A `children:` list. `scope` is the chain of `each` paths from the top record to here.

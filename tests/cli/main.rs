@@ -1,5 +1,6 @@
 //! Integration tests: the real `weir` binary on project folders copied to a temp dir.
 
+mod bare_bodies;
 mod engines;
 mod errors;
 mod extract;

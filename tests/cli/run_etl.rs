@@ -68,8 +68,8 @@ fn newer_version_wins_whatever_the_order() {
         ");
         insta::assert_snapshot!(p.read("output/tickets.csv"), @r"
         id,status,fetched_at,tags
-        T1,resolved,2026-11-01T23:00:00Z,db
-        T2,open,2026-11-01T00:00:00Z,
+        T1,resolved,2026-11-01T23:00:00.000Z,db
+        T2,open,2026-11-01T00:00:00.000Z,
         T3,bare,,x
         ");
         }
@@ -93,7 +93,7 @@ fn equal_versions_and_children_follow_the_winner() {
         p.ok(&["--engine", engine, "run"]);
         assert_eq!(
             p.read("output/tickets.csv"),
-            "id,status,fetched_at,tags\r\nT1,second,2026-11-01T00:00:00Z,c\r\n",
+            "id,status,fetched_at,tags\r\nT1,second,2026-11-01T00:00:00.000Z,c\r\n",
             "{engine}"
         );
         p.write(
@@ -106,7 +106,7 @@ fn equal_versions_and_children_follow_the_winner() {
         p.ok(&["--engine", engine, "run"]);
         assert_eq!(
             p.read("output/tickets.csv"),
-            "id,status,fetched_at,tags\r\nT1,closed,2026-11-03T00:00:00Z,\r\n",
+            "id,status,fetched_at,tags\r\nT1,closed,2026-11-03T00:00:00.000Z,\r\n",
             "{engine}"
         );
     }
