@@ -1,0 +1,471 @@
+//! A file's bytes -> JSON, JSONL or YAML values -> page envelopes unwrapped -> mapped records,
+//! each placed at its file, line and column.
+
+use std::path::PathBuf;
+
+use serde_json::Value as Json;
+
+use super::files::RawFile;
+use super::pipeline::{Item, Rec, Reject, Strict};
+use crate::bookkeeping::Rejected;
+use crate::engine::Value;
+use crate::error::{Diagnostic, Location};
+use crate::mapper::convert::Conversion;
+use crate::mapper::{Mapped, Mapper, Page, RecordError};
+use crate::yaml::{self, Spans, push_pointer};
+
+/// Maps the records of one file's text as run-etl would, without a database: how many records
+/// map, and every problem (strict sources' repeated keys aside). For the fuzz targets.
+pub fn check_text(mapper: &Mapper, shown: &str, text: &str) -> (usize, Vec<Diagnostic>) {
+    let raw = RawFile {
+        path: PathBuf::from(shown),
+        shown: shown.to_string(),
+        within: shown.rsplit('/').next().unwrap_or(shown).to_string(),
+        size: 0,
+        modified_ns: 0,
+    };
+    let mut mapped = 0;
+    let mut problems = Vec::new();
+    parse_file(
+        mapper,
+        &raw,
+        text.as_bytes().to_vec(),
+        &mut |item| match item {
+            Item::Record(_) => mapped += 1,
+            Item::Reject(r) => problems.extend(r.diagnostics),
+            Item::FileProblem(d) => problems.push(d),
+            Item::FileEnd(_) => {}
+        },
+    );
+    (mapped, problems)
+}
+
+/// A strict source's record key, unless part of it is missing (reported as such already).
+fn strict_key(
+    mapper: &Mapper,
+    row: &[Value],
+    ctx: &FileCtx,
+    pointer: &str,
+    record: &Json,
+) -> Option<Strict> {
+    let key = &mapper.spec.key;
+    if !mapper.strict
+        || key
+            .iter()
+            .any(|&k| row.get(k).is_none_or(|v| *v == Value::Null))
+    {
+        return None;
+    }
+    Some(Strict {
+        key: key.iter().map(|&k| format!("{:?}", row[k])).collect(),
+        here: ctx.here(pointer),
+        rejected: ctx.rejected(pointer, record),
+    })
+}
+
+/// Parses a file's bytes and maps its records; says whether the file held nothing at all.
+pub(super) fn parse_file(
+    mapper: &Mapper,
+    raw: &RawFile,
+    bytes: Vec<u8>,
+    emit: &mut dyn FnMut(Item),
+) -> bool {
+    let file = raw.shown.as_str();
+    let Some(text) = utf8(file, bytes, emit) else {
+        return false;
+    };
+    if text.trim().is_empty() {
+        return true;
+    }
+    let path_context = mapper
+        .context_from_path
+        .as_ref()
+        .and_then(|p| p.context(&raw.within));
+    let mut ctx = FileCtx {
+        mapper,
+        file,
+        within: &raw.within,
+        spans: None,
+        line: None,
+        path_context: path_context.as_ref(),
+        context_refused: false,
+    };
+    let mut records = RecordMapper {
+        mapper,
+        mapped: Mapped::default(),
+        errors: Vec::new(),
+    };
+    let mut on_record = |ctx: &mut FileCtx,
+                         page: &Page,
+                         record: &Json,
+                         pointer: &str,
+                         index,
+                         emit: &mut dyn FnMut(Item)| {
+        records.map(ctx, page, record, pointer, index, emit)
+    };
+    match raw.path.extension().and_then(|e| e.to_str()).unwrap_or("") {
+        "json" => match serde_json::from_str::<Json>(&text) {
+            Ok(v) => for_each_record(&v, &mut ctx, emit, &mut on_record),
+            Err(e) => emit(Item::FileProblem(json_error(file, &e, 0))),
+        },
+        "jsonl" | "ndjson" => {
+            for (i, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                match serde_json::from_str::<Json>(line) {
+                    Ok(v) => {
+                        ctx.line = Some(i + 1);
+                        for_each_record(&v, &mut ctx, emit, &mut on_record);
+                    }
+                    // One bad line is one bad record; the other lines still count.
+                    Err(e) => emit(Item::FileProblem(json_error(file, &e, i))),
+                }
+            }
+        }
+        _ => match yaml::parse(&text) {
+            Ok((v, spans)) => {
+                ctx.spans = Some(spans);
+                for_each_record(&v, &mut ctx, emit, &mut on_record);
+            }
+            Err(e) => emit(Item::FileProblem(
+                Diagnostic::new(format!("invalid YAML: {}", e.message))
+                    .at(Location::at(file, e.line, e.column)),
+            )),
+        },
+    }
+    false
+}
+
+/// The file's text, or the problem that it is not UTF-8.
+fn utf8(file: &str, bytes: Vec<u8>, emit: &mut dyn FnMut(Item)) -> Option<String> {
+    String::from_utf8(bytes)
+        .map_err(|e| {
+            let (line, column) = line_col(e.as_bytes(), e.utf8_error().valid_up_to());
+            emit(Item::FileProblem(
+                Diagnostic::new("the file is not valid UTF-8")
+                    .at(Location::at(file, line, column))
+                    .hint("save the file as UTF-8"),
+            ));
+        })
+        .ok()
+}
+
+/// Maps records one by one, reusing its buffers.
+struct RecordMapper<'a> {
+    mapper: &'a Mapper,
+    mapped: Mapped,
+    errors: Vec<RecordError>,
+}
+
+impl RecordMapper<'_> {
+    /// Maps `record` (at `pointer` in its file) and hands over the record or its rejection.
+    fn map(
+        &mut self,
+        ctx: &mut FileCtx,
+        page: &Page,
+        record: &Json,
+        pointer: &str,
+        index: usize,
+        emit: &mut dyn FnMut(Item),
+    ) {
+        let mapper = self.mapper;
+        self.errors.clear();
+        mapper.map(page, record, index, &mut self.mapped, &mut self.errors);
+        let strict = strict_key(mapper, &self.mapped.row, ctx, pointer, record);
+        if self.errors.is_empty() {
+            emit(Item::Record(Box::new(Rec {
+                row: std::mem::take(&mut self.mapped.row),
+                children: std::mem::take(&mut self.mapped.children),
+                at: ctx.record_location(pointer),
+                strict,
+            })));
+            return;
+        }
+        // Fields as the record names them (`stats.time_of_rca`, `id`).
+        let fields: Vec<String> = self
+            .errors
+            .iter()
+            .map(|e| e.field.clone())
+            .filter(|f| !f.starts_with('('))
+            .collect();
+        let diagnostics: Vec<Diagnostic> = self
+            .errors
+            .drain(..)
+            .map(|e| ctx.diagnostic(pointer, e))
+            .collect();
+        let rejected = Rejected {
+            field: Some(fields.join(", ")).filter(|f| !f.is_empty()),
+            reason: diagnostics
+                .iter()
+                .map(|d| d.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+            ..ctx.rejected(pointer, record)
+        };
+        emit(Item::Reject(Box::new(Reject {
+            diagnostics,
+            rejected,
+            strict,
+        })));
+    }
+}
+
+fn line_col(bytes: &[u8], offset: usize) -> (usize, usize) {
+    let before = &bytes[..offset.min(bytes.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let col = before.len()
+        - before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1)
+        + 1;
+    (line, col)
+}
+
+fn json_error(file: &str, e: &serde_json::Error, line_offset: usize) -> Diagnostic {
+    Diagnostic::new(
+        format!("invalid JSON: {e}")
+            .replace(&format!(" at line {} column {}", e.line(), e.column()), ""),
+    )
+    .at(Location::at(file, e.line() + line_offset, e.column()))
+}
+
+struct FileCtx<'a> {
+    mapper: &'a Mapper,
+    file: &'a str,
+    /// The file below its source folder.
+    within: &'a str,
+    spans: Option<Spans>,
+    /// The line of the current JSONL value: a line without an envelope is one record.
+    line: Option<usize>,
+    /// The `$context` of values without an envelope, from the file's path.
+    path_context: Option<&'a Json>,
+    /// Values without an envelope lack a context their rows need, and that has been said.
+    context_refused: bool,
+}
+
+impl FileCtx<'_> {
+    /// A record problem, placed as exactly as the file allows.
+    fn diagnostic(&self, record_pointer: &str, e: RecordError) -> Diagnostic {
+        let full = if e.pointer.starts_with('$') {
+            e.pointer.clone()
+        } else {
+            format!("{record_pointer}{}", e.pointer)
+        };
+        let mut location = Location::file(self.file);
+        let field;
+        if let Some(spans) = &self.spans {
+            let pos = if e.at_key {
+                spans.key(&full)
+            } else {
+                spans.nearest(&full)
+            };
+            if let Some((l, c)) = pos {
+                location = Location::at(self.file, l, c);
+            }
+            field = e.field;
+        } else {
+            location.line = self.line;
+            field = crate::mapper::field_name(&full);
+        }
+        let mut d = Diagnostic::new(e.message).at(location).field(field);
+        d.hint = e.hint;
+        d
+    }
+
+    /// The file, and the line of the current JSONL value.
+    fn line_location(&self) -> Location {
+        Location {
+            line: self.line,
+            ..Location::file(self.file)
+        }
+    }
+
+    /// A value without an envelope, in a source whose rows need a `$context` that its path does
+    /// not give: one problem for the file.
+    fn no_context(&self) -> Diagnostic {
+        let mapper = self.mapper;
+        let keys = mapper.required_context();
+        let named: Vec<String> = keys.iter().map(|k| format!("`$context.{k}`")).collect();
+        let example: Vec<String> = keys.iter().map(|k| format!("\"{k}\": …")).collect();
+        let envelope = format!(
+            "save the body in a weir page envelope with `\"context\": {{{}}}`",
+            example.join(", ")
+        );
+        let (why, hint) = match &mapper.context_from_path {
+            Some(p) => (
+                format!(
+                    "and its path `{}` does not match `context_from_path: \"{}\"` of {}",
+                    self.within, p.text, mapper.file
+                ),
+                format!("name the file as that pattern says, or {envelope}"),
+            ),
+            None => {
+                let pattern: Vec<String> = keys.iter().map(|k| format!("{{{k}}}")).collect();
+                (
+                    format!("and {} declares no `context_from_path`", mapper.file),
+                    format!(
+                        "add `context_from_path: \"{}.json\"` to {} and name the file so, or {envelope}",
+                        pattern.join("__"),
+                        mapper.file
+                    ),
+                )
+            }
+        };
+        let mut d = Diagnostic::new(format!(
+            "this file has no weir page envelope, so {} has no value, {why}",
+            named.join(" and ")
+        ))
+        .at(Location {
+            line: self.line,
+            ..Location::file(self.file)
+        });
+        d.hint = Some(hint);
+        d
+    }
+
+    /// Where the record at `pointer` starts, as exactly as the file allows.
+    fn record_location(&self, pointer: &str) -> Location {
+        match self.spans.as_ref().and_then(|s| s.nearest(pointer)) {
+            Some((l, c)) => Location::at(self.file, l, c),
+            None => Location {
+                line: self.line,
+                record: (self.line.is_none() && !pointer.is_empty())
+                    .then(|| format!("record {pointer}")),
+                ..Location::file(self.file)
+            },
+        }
+    }
+
+    /// `file:line:column` of the record, for "the same key as the record at …".
+    fn here(&self, pointer: &str) -> String {
+        match self.spans.as_ref().and_then(|s| s.nearest(pointer)) {
+            Some((l, c)) => format!("{}:{l}:{c}", self.file),
+            None => self.file.to_string(),
+        }
+    }
+
+    /// The record as `weir_rejected` keeps it; field and reason are filled by the caller.
+    fn rejected(&self, pointer: &str, record: &Json) -> Rejected {
+        let line = match &self.spans {
+            Some(s) => s.nearest(pointer).map(|(l, _)| l),
+            None => self.line,
+        };
+        Rejected {
+            file: self.file.to_string(),
+            line,
+            record: Some(pointer.to_string()).filter(|p| !p.is_empty()),
+            field: None,
+            reason: String::new(),
+            raw: serde_json::to_string(record).ok(),
+        }
+    }
+}
+
+type OnRecord<'f> = dyn FnMut(&mut FileCtx, &Page, &Json, &str, usize, &mut dyn FnMut(Item)) + 'f;
+
+/// Unwraps a page envelope, finds the record list and calls `f` per record with its pointer.
+fn for_each_record(value: &Json, ctx: &mut FileCtx, emit: &mut dyn FnMut(Item), f: &mut OnRecord) {
+    let mut page = Page {
+        file: ctx.file,
+        ..Page::default()
+    };
+    let (body, mut pointer) = match value {
+        Json::Object(map) if map.contains_key("weir_page") => {
+            page.fetched_at = map.get("fetched_at");
+            page.context = map.get("context");
+            page.endpoint = map.get("endpoint");
+            page.source = map.get("source");
+            let Some(body) = map.get("body") else {
+                emit(Item::FileProblem(
+                    Diagnostic::new("a weir page envelope has no `body`")
+                        .at(ctx.line_location())
+                        .hint("the vendor's response goes under `body`"),
+                ));
+                return;
+            };
+            (body, "/body".to_string())
+        }
+        other => {
+            page.context = ctx.path_context;
+            if page.context.is_none() && !ctx.mapper.required_context().is_empty() {
+                if !ctx.context_refused {
+                    ctx.context_refused = true;
+                    emit(Item::FileProblem(ctx.no_context()));
+                }
+                return;
+            }
+            if let Some(line) = ctx.line {
+                // A JSONL line without an envelope is one record, whatever `records:` says.
+                f(ctx, &page, other, "", line, emit);
+                return;
+            }
+            (other, String::new())
+        }
+    };
+    if let Some(ts) = page.fetched_at
+        && let Err(e) = crate::mapper::convert::convert(Some(ts), &Conversion::Timestamp(None))
+    {
+        emit(Item::FileProblem(
+            Diagnostic::new(e.message)
+                .at(ctx.line_location())
+                .field("fetched_at"),
+        ));
+        return;
+    }
+    let Some(list) = record_list(body, &mut pointer, ctx, emit) else {
+        return;
+    };
+    match list {
+        Json::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let mut p = pointer.clone();
+                push_pointer(&mut p, &i.to_string());
+                f(ctx, &page, item, &p, ctx.line.unwrap_or(i), emit);
+            }
+        }
+        Json::Null => {}
+        other => f(ctx, &page, other, &pointer, ctx.line.unwrap_or(0), emit),
+    }
+}
+
+/// Follows the mapper's `records:` path in `body`, extending `pointer`; a body without it is a
+/// problem of the file.
+fn record_list<'v>(
+    body: &'v Json,
+    pointer: &mut String,
+    ctx: &FileCtx,
+    emit: &mut dyn FnMut(Item),
+) -> Option<&'v Json> {
+    let Some(path) = &ctx.mapper.records else {
+        return Some(body);
+    };
+    let mut list = body;
+    for seg in &path.segments {
+        let Some(v) = list.get(seg) else {
+            let found = match list {
+                Json::Object(m) => {
+                    let keys: Vec<String> = m.keys().map(|k| format!("`{k}`")).collect();
+                    format!("its keys are {}", keys.join(", "))
+                }
+                Json::Array(_) => "it is a list".into(),
+                _ => "it is not an object".into(),
+            };
+            let mut d = Diagnostic::new(format!(
+                "the body has no `{}`, where the mapper expects the records ({found})",
+                path.display()
+            ))
+            .at(ctx.line_location());
+            d.hint = Some(format!(
+                "is this file in the right folder? Otherwise fix `records:` in {}",
+                ctx.mapper.file
+            ));
+            emit(Item::FileProblem(d));
+            return None;
+        };
+        push_pointer(pointer, seg);
+        list = v;
+    }
+    Some(list)
+}
