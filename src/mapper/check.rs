@@ -1,0 +1,204 @@
+//! The top of a mapper: its table, key, version and flags, checked against the schema.
+
+use serde_json::Value as Json;
+
+use super::children::ChildCtx;
+use super::children::note_keys;
+use super::parse::Parser;
+use super::{KeyTree, Mapper, NEXT_ID};
+use crate::engine::{Table, WriteSpec};
+use crate::error::{Diagnostic, Location, did_you_mean};
+
+/// The keys of a mapper's top level.
+const TOP_KEYS: [&str; 9] = [
+    "records",
+    "context_from_path",
+    "table",
+    "key",
+    "version",
+    "columns",
+    "children",
+    "strict",
+    "complete",
+];
+
+impl Parser<'_> {
+    /// A whole mapper, or none when a problem stops it (problems are collected either way).
+    pub(super) fn mapper(&mut self, source: &str, doc: &Json) -> Option<Mapper> {
+        let top = self.entries(doc, "", "a mapper", &TOP_KEYS)?;
+        let records = top.get("records").and_then(|v| self.path(v, "/records"));
+        let context_from_path = top
+            .get("context_from_path")
+            .and_then(|v| self.path_pattern(v, "/context_from_path"));
+        let complete = self.flag(top.get("complete"), "complete");
+        let strict = self.flag(top.get("strict"), "strict");
+        let Some(table_v) = top.get("table") else {
+            self.problem(
+                Diagnostic::new("the mapper names no `table`")
+                    .at(Location::at(self.file, 1, 1))
+                    .hint("add `table: <name of a table in schemas/>`"),
+            );
+            return None;
+        };
+        let table = self.table(table_v, "/table")?.clone();
+        let mut columns = self.columns(&table, top.get("columns"), "");
+        let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+        let key_names = self.key_names(top.get("key"), &table);
+        let key = self.key_columns(&key_names, &names);
+        // Key columns always need a value: a NULL key would never meet its next version.
+        for &k in &key {
+            columns[k].required = true;
+        }
+        let version = top.get("version").and_then(|v| self.version(v, &names));
+        self.check_filled(&table, &columns, "/table");
+        let spec = WriteSpec {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            table: table.name.clone(),
+            columns: names.clone(),
+            key,
+            version,
+        };
+
+        let mut known = KeyTree::default();
+        let mut child_specs = Vec::new();
+        let mut child_columns = Vec::new();
+        let mut levels = Vec::new();
+        let mut ctx = ChildCtx {
+            names: &names,
+            key: &key_names,
+            child_specs: &mut child_specs,
+            child_columns: &mut child_columns,
+        };
+        if let Some(children) = top.get("children") {
+            levels = self.levels(children, "/children", &mut ctx, &mut known, &[]);
+        }
+        for c in &columns {
+            note_keys(&mut known, &[], c);
+        }
+        let mapper = Mapper {
+            source: source.to_string(),
+            file: self.file.to_string(),
+            records,
+            context_from_path,
+            strict,
+            complete,
+            spec,
+            columns,
+            child_specs,
+            child_columns,
+            levels,
+            known,
+            fingerprint: String::new(),
+        };
+        self.check_context_pattern(&mapper);
+        Some(mapper)
+    }
+
+    /// Where the `key:` columns are among the mapped `names`.
+    fn key_columns(&mut self, key_names: &[String], names: &[String]) -> Vec<usize> {
+        let mut key = Vec::new();
+        for k in key_names {
+            match names.iter().position(|c| c == k) {
+                Some(i) => key.push(i),
+                None => {
+                    let d =
+                        Diagnostic::new(format!("key column `{k}` is not mapped under `columns`"));
+                    self.problem(d.at(self.at("/key")));
+                }
+            }
+        }
+        key
+    }
+
+    fn flag(&mut self, v: Option<&Json>, name: &str) -> bool {
+        match v {
+            None => false,
+            Some(Json::Bool(b)) => *b,
+            Some(_) => {
+                let d = Diagnostic::new(format!("`{name}` must be `true` or `false`"));
+                self.problem(d.at(self.at(&format!("/{name}"))));
+                false
+            }
+        }
+    }
+
+    /// The `key:` names; the key must be the table's primary key, so upserts have a conflict
+    /// target.
+    fn key_names(&mut self, v: Option<&Json>, table: &Table) -> Vec<String> {
+        let pk: Vec<&str> = table.primary_key();
+        let Some(v) = v else {
+            self.problem(
+                Diagnostic::new("the mapper names no `key`")
+                    .at(self.at("/table"))
+                    .hint(format!(
+                        "add `key: [{}]`, the primary key of `{}`",
+                        pk.join(", "),
+                        table.name
+                    )),
+            );
+            return Vec::new();
+        };
+        let key_names = self.names(v, "/key", "`key`");
+        let mut sorted_key = key_names.clone();
+        sorted_key.sort();
+        let mut sorted_pk: Vec<String> = pk.iter().map(|s| s.to_string()).collect();
+        sorted_pk.sort();
+        if pk.is_empty() {
+            self.problem(
+                Diagnostic::new(format!("table `{}` has no primary key", table.name))
+                    .at(self.at("/key"))
+                    .hint("declare `PRIMARY KEY (…)` in its CREATE TABLE, so a record loaded twice replaces itself"),
+            );
+        } else if sorted_key != sorted_pk {
+            self.problem(
+                Diagnostic::new(format!(
+                    "`key` is [{}] but the primary key of `{}` is [{}]",
+                    key_names.join(", "),
+                    table.name,
+                    pk.join(", ")
+                ))
+                .at(self.at("/key"))
+                .hint("make them the same"),
+            );
+        }
+        key_names
+    }
+
+    /// The `version:` column's index among the mapped `names`.
+    fn version(&mut self, v: &Json, names: &[String]) -> Option<usize> {
+        let name = self.text(v, "/version", "`version`")?;
+        let found = names.iter().position(|c| c == name);
+        if found.is_none() {
+            let mut d = Diagnostic::new(format!(
+                "version column `{name}` is not mapped under `columns`"
+            ))
+            .at(self.at("/version"));
+            d.hint = did_you_mean(name, names.iter().map(String::as_str));
+            self.problem(d);
+        }
+        found
+    }
+
+    /// Every `$context` key that a required column reads is a placeholder of `context_from_path`.
+    fn check_context_pattern(&mut self, mapper: &Mapper) {
+        let Some(pattern) = &mapper.context_from_path else {
+            return;
+        };
+        let missing: Vec<String> = mapper
+            .required_context()
+            .into_iter()
+            .filter(|k| !pattern.names().any(|n| n == *k))
+            .map(|k| format!("`{{{k}}}`"))
+            .collect();
+        if !missing.is_empty() {
+            self.problem(
+                Diagnostic::new(format!(
+                    "`context_from_path` gives no {}, which required columns read as `$context`",
+                    missing.join(" or ")
+                ))
+                .at(self.at("/context_from_path"))
+                .hint("add the placeholder to the pattern"),
+            );
+        }
+    }
+}
