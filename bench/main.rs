@@ -59,18 +59,20 @@ fn main() {
     );
     println!("|---|{}", "---:|".repeat(sizes.len()));
     let mut rows: Vec<(String, Vec<String>)> = Vec::new();
-    let put = |rows: &mut Vec<(String, Vec<String>)>, name: &str, value: String| match rows
+    let add_cell = |rows: &mut Vec<(String, Vec<String>)>, name: &str, value: String| match rows
         .iter_mut()
         .find(|(n, _)| n == name)
     {
         Some((_, v)) => v.push(value),
         None => rows.push((name.to_string(), vec![value])),
     };
+    // Peak RSS per size and engine, for target 3 at the end.
+    let mut peaks: Vec<(&str, usize, f64)> = Vec::new();
     for &n in &sizes {
         let dir = base.path().join(format!("n{n}"));
         let bytes = generate(&dir, n);
         let mb = bytes as f64 / 1e6;
-        put(&mut rows, "raw JSON (MB)", format!("{mb:.0}"));
+        add_cell(&mut rows, "raw JSON (MB)", format!("{mb:.0}"));
         let rate = |secs: f64| {
             format!(
                 "{:.0} rec/s, {:.1} MB/s ({secs:.1} s)",
@@ -80,58 +82,93 @@ fn main() {
         };
 
         let reference = time(|| reference_sqlite(&dir));
-        put(&mut rows, "reference loader, SQLite", rate(reference));
+        add_cell(&mut rows, "reference loader, SQLite", rate(reference));
         let (sqlite, rss) = weir_etl(&weir, &dir, "sqlite", &[]);
-        put(&mut rows, "weir run-etl, SQLite", rate(sqlite));
-        put(&mut rows, "peak RSS, SQLite (MB)", format!("{rss:.0}"));
-        put(
+        add_cell(&mut rows, "weir run-etl, SQLite", rate(sqlite));
+        add_cell(&mut rows, "peak RSS, SQLite (MB)", format!("{rss:.0}"));
+        peaks.push(("SQLite", n, rss));
+        add_cell(
             &mut rows,
             "target 1: reference / weir time (>= 0.7)",
-            format!("{:.2}", reference / sqlite),
+            verdict(
+                reference / sqlite >= 0.7,
+                format!("{:.2}", reference / sqlite),
+            ),
         );
         let (rerun, _) = weir_etl_again(&weir, &dir, "sqlite", &[]);
-        put(
+        add_cell(
             &mut rows,
             "target 4: unchanged re-run / first load (< 5%)",
-            format!("{:.1}% ({rerun:.2} s)", 100.0 * rerun / sqlite),
+            verdict(
+                rerun / sqlite < 0.05,
+                format!("{:.1}% ({rerun:.2} s)", 100.0 * rerun / sqlite),
+            ),
         );
         let (one, _) = weir_etl(&weir, &dir, "sqlite", &["--jobs", "1"]);
-        put(&mut rows, "weir run-etl, SQLite, --jobs 1", rate(one));
-        put(
+        add_cell(&mut rows, "weir run-etl, SQLite, --jobs 1", rate(one));
+        add_cell(
             &mut rows,
             "target 5: --jobs 1 / default time (> 1)",
-            format!("{:.2}", one / sqlite),
+            verdict(one / sqlite > 1.0, format!("{:.2}", one / sqlite)),
         );
 
         let (csv, rows_out) = weir_csv(&weir, &dir);
         let sqlite3 = time(|| sqlite3_csv(&dir));
-        put(&mut rows, "run-queries CSV rows", rows_out.to_string());
-        put(
+        add_cell(&mut rows, "run-queries CSV rows", rows_out.to_string());
+        add_cell(
             &mut rows,
             "target 6: sqlite3 -csv / weir time (>= 1)",
-            format!("{:.2} ({csv:.2} s vs {sqlite3:.2} s)", sqlite3 / csv),
+            verdict(
+                sqlite3 / csv >= 1.0,
+                format!("{:.2} ({csv:.2} s vs {sqlite3:.2} s)", sqlite3 / csv),
+            ),
         );
 
         let duck_ref = time(|| reference_duckdb(&dir));
-        put(&mut rows, "DuckDB read_json import", rate(duck_ref));
+        add_cell(&mut rows, "DuckDB read_json import", rate(duck_ref));
         let (duck, duck_rss) = weir_etl(&weir, &dir, "duckdb", &[]);
-        put(&mut rows, "weir run-etl, DuckDB", rate(duck));
-        put(&mut rows, "peak RSS, DuckDB (MB)", format!("{duck_rss:.0}"));
-        put(
+        add_cell(&mut rows, "weir run-etl, DuckDB", rate(duck));
+        add_cell(&mut rows, "peak RSS, DuckDB (MB)", format!("{duck_rss:.0}"));
+        peaks.push(("DuckDB", n, duck_rss));
+        add_cell(
             &mut rows,
             "target 2: weir / read_json time (<= 2)",
-            format!("{:.2}", duck / duck_ref),
+            verdict(duck / duck_ref <= 2.0, format!("{:.2}", duck / duck_ref)),
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
     for (name, values) in &rows {
         println!("| {name} | {} |", values.join(" | "));
     }
+    for engine in ["SQLite", "DuckDB"] {
+        let at = |n: usize| {
+            peaks
+                .iter()
+                .find(|p| p.0 == engine && p.1 == n)
+                .map(|p| p.2)
+        };
+        if let (Some(small), Some(big)) = (at(100_000), at(1_000_000)) {
+            let ratio = big / small;
+            let cell = format!("{big:.0} MB, {ratio:.2} x");
+            let name =
+                format!("target 3 ({engine}): peak RSS at 1M < 150 MB and <= 1.25 x at 100k");
+            println!(
+                "| {name} | {} |",
+                verdict(big < 150.0 && ratio <= 1.25, cell)
+            );
+        }
+    }
     println!();
+    let sample = weir_run_sample(&weir, base.path());
     println!(
-        "weir run on the shipped sample (fresh database, median of 5): {:.3} s",
-        weir_run_sample(&weir, base.path())
+        "target 7: weir run on the shipped sample (fresh database, median of 5; < 1 s): {}",
+        verdict(sample < 1.0, format!("{sample:.3} s"))
     );
+}
+
+/// A target's figure with PASS or FAIL beside it.
+fn verdict(met: bool, figure: String) -> String {
+    format!("{figure} {}", if met { "PASS" } else { "FAIL" })
 }
 
 fn time(f: impl FnOnce()) -> f64 {

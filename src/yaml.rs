@@ -160,6 +160,71 @@ impl Builder {
         }
         let _ = mark;
     }
+
+    /// A scalar: a value where one is expected, else the next key of the open mapping.
+    fn scalar(&mut self, text: String, quoted: bool, mark: Marker) {
+        let pos = (mark.line(), mark.col() + 1);
+        if let Some(pointer) = self.next_pointer() {
+            self.spans.nodes.insert(pointer, pos);
+            let value = if quoted {
+                Value::String(text)
+            } else {
+                resolve_plain(text)
+            };
+            self.finish(value, mark);
+            return;
+        }
+        let Some(Frame::Map { pointer, map, key }) = self.stack.last_mut() else {
+            unreachable!("next_pointer is None only inside a mapping")
+        };
+        if map.contains_key(&text) {
+            let message = format!("duplicate key `{text}`; remove one of the two");
+            self.fail(mark, message);
+            return;
+        }
+        if map.is_empty() {
+            // A block mapping's start mark is not where a reader looks: place the mapping (a
+            // record, say) at its first key.
+            self.spans.nodes.insert(pointer.clone(), pos);
+        }
+        let mut p = pointer.clone();
+        push_pointer(&mut p, &text);
+        self.spans.keys.insert(p, pos);
+        *key = Some(text);
+    }
+
+    /// The start of a list (`seq`) or a mapping.
+    fn open(&mut self, mark: Marker, seq: bool) {
+        if self.stack.len() >= MAX_DEPTH {
+            let message = format!(
+                "lists and mappings nest deeper than {MAX_DEPTH} levels here; no raw record is that deep"
+            );
+            self.fail(mark, message);
+            return;
+        }
+        let Some(pointer) = self.next_pointer() else {
+            self.fail(
+                mark,
+                "a key must be plain text, not a list or mapping".into(),
+            );
+            return;
+        };
+        self.spans
+            .nodes
+            .insert(pointer.clone(), (mark.line(), mark.col() + 1));
+        self.stack.push(if seq {
+            Frame::Seq {
+                pointer,
+                items: Vec::new(),
+            }
+        } else {
+            Frame::Map {
+                pointer,
+                map: Map::new(),
+                key: None,
+            }
+        });
+    }
 }
 
 impl MarkedEventReceiver for Builder {
@@ -167,7 +232,6 @@ impl MarkedEventReceiver for Builder {
         if self.error.is_some() {
             return;
         }
-        let pos = (mark.line(), mark.col() + 1);
         match ev {
             Event::DocumentStart => {
                 self.documents += 1;
@@ -182,66 +246,13 @@ impl MarkedEventReceiver for Builder {
                 mark,
                 "YAML aliases (`*name`) are not supported; write the value out in full".into(),
             ),
-            Event::Scalar(text, style, _, tag) => match self.next_pointer() {
-                Some(pointer) => {
-                    self.spans.nodes.insert(pointer, pos);
-                    let quoted = style != TScalarStyle::Plain
-                        || tag.as_ref().is_some_and(|t| t.suffix == "str");
-                    let value = if quoted {
-                        Value::String(text)
-                    } else {
-                        resolve_plain(text)
-                    };
-                    self.finish(value, mark);
-                }
-                None => {
-                    let Some(Frame::Map { pointer, map, key }) = self.stack.last_mut() else {
-                        unreachable!("next_pointer is None only inside a mapping")
-                    };
-                    if map.contains_key(&text) {
-                        let message = format!("duplicate key `{text}`; remove one of the two");
-                        self.fail(mark, message);
-                        return;
-                    }
-                    if map.is_empty() {
-                        // A block mapping's start mark is not where a reader looks: place the
-                        // mapping (a record, say) at its first key.
-                        self.spans.nodes.insert(pointer.clone(), pos);
-                    }
-                    let mut p = pointer.clone();
-                    push_pointer(&mut p, &text);
-                    self.spans.keys.insert(p, pos);
-                    *key = Some(text);
-                }
-            },
-            Event::SequenceStart(..) | Event::MappingStart(..) => {
-                if self.stack.len() >= MAX_DEPTH {
-                    self.fail(
-                        mark,
-                        format!("lists and mappings nest deeper than {MAX_DEPTH} levels here; no raw record is that deep"),
-                    );
-                    return;
-                }
-                let Some(pointer) = self.next_pointer() else {
-                    self.fail(
-                        mark,
-                        "a key must be plain text, not a list or mapping".into(),
-                    );
-                    return;
-                };
-                self.spans.nodes.insert(pointer.clone(), pos);
-                self.stack.push(match ev {
-                    Event::SequenceStart(..) => Frame::Seq {
-                        pointer,
-                        items: Vec::new(),
-                    },
-                    _ => Frame::Map {
-                        pointer,
-                        map: Map::new(),
-                        key: None,
-                    },
-                });
+            Event::Scalar(text, style, _, tag) => {
+                let quoted =
+                    style != TScalarStyle::Plain || tag.as_ref().is_some_and(|t| t.suffix == "str");
+                self.scalar(text, quoted, mark);
             }
+            Event::SequenceStart(..) => self.open(mark, true),
+            Event::MappingStart(..) => self.open(mark, false),
             Event::SequenceEnd | Event::MappingEnd => {
                 let value = match self.stack.pop() {
                     Some(Frame::Seq { items, .. }) => Value::Array(items),

@@ -202,44 +202,52 @@ pub fn convert(value: Option<&Json>, conv: &Conversion) -> Result<Value, ConvErr
             let ts = timestamp(v, *unit).ok_or_else(|| wrong(&unit_hint(v, *unit)))?;
             Value::Integer(ts.as_second())
         }
-        Conversion::Date => match v {
-            // A bare date is kept; anything with a time goes through `timestamp`, so the date
-            // is the UTC one (jiff's `Date` parser would drop the offset).
-            Json::String(s) if s.trim().len() == 10 => match civil::Date::from_str(s.trim()) {
-                Ok(d) => Value::Text(d.to_string()),
-                Err(_) => return Err(wrong("")),
-            },
-            Json::String(_) => match timestamp(v, None) {
-                Some(ts) => Value::Text(ts.to_zoned_datetime(TimeZone::UTC).date().to_string()),
-                None => return Err(wrong("")),
-            },
-            _ => return Err(wrong("")),
-        },
+        Conversion::Date => date(v).ok_or_else(|| wrong(""))?,
         Conversion::Json => Value::Text(v.to_string()),
         Conversion::Join(sep) => match v {
-            Json::Array(items) => {
-                let mut parts = Vec::with_capacity(items.len());
-                for item in items {
-                    match item {
-                        Json::String(s) => parts.push(s.clone()),
-                        Json::Number(n) => parts.push(n.to_string()),
-                        Json::Bool(b) => parts.push(b.to_string()),
-                        Json::Null => {}
-                        _ => {
-                            return Err(ConvError {
-                                message: format!(
-                                    "expected a list of text or numbers, found a list holding {}",
-                                    describe(item)
-                                ),
-                            });
-                        }
-                    }
-                }
-                Value::Text(parts.join(sep))
-            }
+            Json::Array(items) => join(items, sep)?,
             _ => return Err(wrong("")),
         },
     })
+}
+
+/// A date: a bare `YYYY-MM-DD` is kept; anything with a time goes through `timestamp`, so the date
+/// is the UTC one (jiff's `Date` parser would drop the offset).
+fn date(v: &Json) -> Option<Value> {
+    let Json::String(s) = v else {
+        return None;
+    };
+    if s.trim().len() == 10 {
+        return civil::Date::from_str(s.trim())
+            .ok()
+            .map(|d| Value::Text(d.to_string()));
+    }
+    let ts = timestamp(v, None)?;
+    Some(Value::Text(
+        ts.to_zoned_datetime(TimeZone::UTC).date().to_string(),
+    ))
+}
+
+/// A list of scalars joined by `sep`; nulls are left out.
+fn join(items: &[Json], sep: &str) -> Result<Value, ConvError> {
+    let mut parts = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            Json::String(s) => parts.push(s.clone()),
+            Json::Number(n) => parts.push(n.to_string()),
+            Json::Bool(b) => parts.push(b.to_string()),
+            Json::Null => {}
+            _ => {
+                return Err(ConvError {
+                    message: format!(
+                        "expected a list of text or numbers, found a list holding {}",
+                        describe(item)
+                    ),
+                });
+            }
+        }
+    }
+    Ok(Value::Text(parts.join(sep)))
 }
 
 /// A timestamp as stored: UTC, always with milliseconds, so that text order is time order and
