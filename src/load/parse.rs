@@ -58,7 +58,7 @@ fn strict_key(
     }
     Some(Strict {
         key: key.iter().map(|&k| format!("{:?}", row[k])).collect(),
-        here: ctx.here(pointer),
+        place: ctx.place(pointer),
         rejected: ctx.rejected(pointer, record),
     })
 }
@@ -339,7 +339,7 @@ impl FileCtx<'_> {
     }
 
     /// `file:line:column` of the record, for "the same key as the record at …".
-    fn here(&self, pointer: &str) -> String {
+    fn place(&self, pointer: &str) -> String {
         match self.spans.as_ref().and_then(|s| s.nearest(pointer)) {
             Some((l, c)) => format!("{}:{l}:{c}", self.file),
             None => self.file.to_string(),

@@ -51,7 +51,7 @@ pub(super) struct Rec {
 pub(super) struct Strict {
     pub(super) key: Vec<String>,
     /// `file:line:column` of the record.
-    pub(super) here: String,
+    pub(super) place: String,
     pub(super) rejected: Rejected,
 }
 

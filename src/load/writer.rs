@@ -114,7 +114,7 @@ impl Writer<'_, '_> {
     /// Strict sources: a key may appear once. The first record with it is remembered.
     fn unique(&mut self, strict: Strict, at: Location) -> Result<(), Box<Diagnostic>> {
         let Some(first) = self.seen.get(&strict.key) else {
-            self.seen.insert(strict.key, strict.here);
+            self.seen.insert(strict.key, strict.place);
             return Ok(());
         };
         let names: Vec<&str> = self
