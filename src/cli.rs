@@ -4,8 +4,6 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::load::OnError;
-
 /// weir: local-first reliability analytics. Loads vendor API dumps and incident postmortems from
 /// `raw_data/` into an embedded database and exports the reports in `queries/` as CSV.
 #[derive(Debug, Parser)]
@@ -65,14 +63,14 @@ pub enum Format {
     Parquet,
 }
 
-impl Format {
-    pub fn extension(self) -> &'static str {
-        match self {
-            Format::Csv => "csv",
-            Format::Json => "json",
-            Format::Parquet => "parquet",
-        }
-    }
+/// What to do with a record that cannot be loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OnError {
+    /// Load nothing when any record is bad, and list every problem.
+    #[default]
+    Fail,
+    /// Set bad records aside in `weir_rejected` and load the rest.
+    Quarantine,
 }
 
 /// How run-etl loads.

@@ -33,7 +33,7 @@ const CHUNK: usize = 256;
 const RACY_NS: i64 = 2_000_000_000;
 
 /// What to do with a record that cannot be loaded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OnError {
     /// Load nothing when any record is bad, and list every problem.
     #[default]
