@@ -24,7 +24,8 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "DIR")]
     pub root: Option<PathBuf>,
 
-    /// The database file [env: WEIR_DB] [default: <root>/warehouse.sqlite, or
+    /// The database file; a relative path is taken from the project folder (`--root`), not the
+    /// current directory [env: WEIR_DB] [default: <root>/warehouse.sqlite, or
     /// <root>/warehouse.duckdb with `--engine duckdb`]
     #[arg(long, global = true, value_name = "PATH")]
     pub db: Option<PathBuf>,
