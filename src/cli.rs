@@ -4,8 +4,6 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::load::OnError;
-
 /// weir: local-first reliability analytics. Loads vendor API dumps and incident postmortems from
 /// `raw_data/` into an embedded database and exports the reports in `queries/` as CSV.
 #[derive(Debug, Parser)]
@@ -26,7 +24,8 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "DIR")]
     pub root: Option<PathBuf>,
 
-    /// The database file [env: WEIR_DB] [default: <root>/warehouse.sqlite, or
+    /// The database file; a relative path is taken from the project folder (`--root`), not the
+    /// current directory [env: WEIR_DB] [default: <root>/warehouse.sqlite, or
     /// <root>/warehouse.duckdb with `--engine duckdb`]
     #[arg(long, global = true, value_name = "PATH")]
     pub db: Option<PathBuf>,
@@ -65,14 +64,14 @@ pub enum Format {
     Parquet,
 }
 
-impl Format {
-    pub fn extension(self) -> &'static str {
-        match self {
-            Format::Csv => "csv",
-            Format::Json => "json",
-            Format::Parquet => "parquet",
-        }
-    }
+/// What to do with a record that cannot be loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OnError {
+    /// Load nothing when any record is bad, and list every problem.
+    #[default]
+    Fail,
+    /// Set bad records aside in `weir_rejected` and load the rest.
+    Quarantine,
 }
 
 /// How run-etl loads.

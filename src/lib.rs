@@ -17,18 +17,20 @@ pub mod yaml;
 
 use cli::{Cli, Command};
 use error::Result;
-use settings::Settings;
+use settings::{Settings, Verbosity};
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     let settings = Settings::resolve(&cli.global)?;
     match cli.command {
         Command::Initialize { recreate } => commands::initialize::run(&settings, recreate),
-        Command::RunEtl { sources, etl } => commands::run_etl::run(&settings, &sources, &etl),
-        Command::RunQueries { names, format } => {
-            commands::run_queries::run(&settings, &names, format)
+        Command::RunEtl { sources, etl } => {
+            commands::run_etl::run(&settings, &sources, &load_options(&settings, &etl))
         }
-        Command::Run { etl } => commands::run::run(&settings, &etl),
+        Command::RunQueries { names, format } => {
+            commands::run_queries::run(&settings, &names, report_format(format))
+        }
+        Command::Run { etl } => commands::run::run(&settings, &load_options(&settings, &etl)),
         Command::Validate => commands::validate::run(&settings),
         Command::Extract {
             vendor,
@@ -52,5 +54,31 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             commands::extract::run(&settings, &args)
         }
+    }
+}
+
+/// `--on-error`, `--full` and `--jobs` as a load takes them (the load's number comes later, from
+/// the database).
+fn load_options(settings: &Settings, args: &cli::EtlArgs) -> load::Options {
+    load::Options {
+        on_error: match args.on_error {
+            cli::OnError::Fail => load::OnError::Fail,
+            cli::OnError::Quarantine => load::OnError::Quarantine,
+        },
+        jobs: args.jobs.map_or_else(
+            || std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            usize::from,
+        ),
+        full: args.full,
+        progress: settings.verbosity >= Verbosity::Normal,
+        ..load::Options::default()
+    }
+}
+
+fn report_format(format: cli::Format) -> report::Format {
+    match format {
+        cli::Format::Csv => report::Format::Csv,
+        cli::Format::Json => report::Format::Json,
+        cli::Format::Parquet => report::Format::Parquet,
     }
 }

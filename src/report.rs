@@ -7,9 +7,27 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::cli::Format;
 use crate::engine::{Engine, QueryError, RowSink, Value};
 use crate::error::{Diagnostic, Location, did_you_mean};
+
+/// The file format of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Json,
+    /// DuckDB only.
+    Parquet,
+}
+
+impl Format {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Parquet => "parquet",
+        }
+    }
+}
 
 /// A report: its name and the SQL file that answers it for this engine.
 pub struct Report {

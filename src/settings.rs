@@ -75,7 +75,13 @@ impl Settings {
                     .filter(|v| !v.is_empty())
                     .map(PathBuf::from)
             })
-            .or_else(|| settings.env.get("WEIR_DB").map(PathBuf::from));
+            .or_else(|| {
+                settings
+                    .env
+                    .get("WEIR_DB")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            });
         settings.engine = match named {
             Some(name) => Kind::parse(&name).ok_or_else(|| {
                 let mut d =
@@ -113,19 +119,13 @@ impl Settings {
                 .is_some_and(|m| m.eq_ignore_ascii_case("memory"));
         settings.db = if memory && args.db.is_none() {
             None
-        } else if let Some(db) = &args.db {
-            Some(db.clone())
-        } else if let Some(db) = std::env::var_os("WEIR_DB").filter(|v| !v.is_empty()) {
-            Some(PathBuf::from(db))
-        } else if let Some(db) = settings.env.get("WEIR_DB") {
-            // A path in .env is relative to the project folder it sits in.
-            Some(settings.root.join(db))
         } else {
-            Some(
-                settings
-                    .root
-                    .join(format!("warehouse.{}", settings.engine.extension())),
-            )
+            // One rule however it is named (flag, environment, .env): a relative path is in the
+            // project folder, not the working directory (issue 12).
+            let db = explicit_db.unwrap_or_else(|| {
+                PathBuf::from(format!("warehouse.{}", settings.engine.extension()))
+            });
+            Some(settings.root.join(db))
         };
         Ok(settings)
     }

@@ -21,7 +21,7 @@ pub fn tables() -> &'static [Table] {
             script.push_str(&std::fs::read_to_string(f).unwrap());
             script.push('\n');
         }
-        engine::open(Kind::Sqlite, None, false)
+        engine::open(Kind::Sqlite, None, false, None)
             .unwrap()
             .declared_tables(&script)
             .unwrap()

@@ -11,7 +11,13 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let schemas = std::path::Path::new(common::REPO).join("schemas");
-    match weir::mapper::parse("fuzz", text, "mappers/fuzz.yaml", common::tables(), &schemas) {
+    match weir::mapper::parse(
+        "fuzz",
+        text,
+        "mappers/fuzz.yaml",
+        common::tables(),
+        &schemas,
+    ) {
         Ok(m) => assert!(!m.spec.columns.is_empty()),
         Err(problems) => assert!(problems.iter().all(|p| p.location.is_some())),
     }

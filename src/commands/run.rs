@@ -1,18 +1,18 @@
 //! `weir run`: the main job. initialize, run-etl for every source, run-queries for every report,
 //! on one database (so `--in-memory` needs no file at all).
 
-use crate::cli::EtlArgs;
 use crate::error::Result;
+use crate::load::Options;
 use crate::lock::{self, Mode};
 use crate::settings::Settings;
 
-pub fn run(settings: &Settings, args: &EtlArgs) -> Result<()> {
+pub fn run(settings: &Settings, opts: &Options) -> Result<()> {
     let _db = lock::database(settings, Mode::Exclusive, "run")?;
     let _raw = lock::raw_data(settings, Mode::Shared, "run")?;
     let (mut engine, schema) = super::open(settings)?;
     super::initialize::apply(settings, engine.as_mut(), &schema, false)?;
-    let rejected = super::run_etl::etl(settings, engine.as_mut(), &schema, &[], args)?;
+    let rejected = super::run_etl::etl(settings, engine.as_mut(), &schema, &[], opts)?;
     engine.read_only()?;
-    super::run_queries::export(settings, engine.as_ref(), &[], crate::cli::Format::Csv)?;
+    super::run_queries::export(settings, engine.as_ref(), &[], crate::report::Format::Csv)?;
     super::run_etl::partial(rejected)
 }

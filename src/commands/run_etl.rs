@@ -2,16 +2,15 @@
 //! database, in one transaction: every record is written, or, on any problem, nothing is.
 
 use crate::bookkeeping::{self, LoadRow, Tally};
-use crate::cli::EtlArgs;
 use crate::engine::Engine;
 use crate::error::{Diagnostic, Error, Location, Result, did_you_mean};
 use crate::load::{self, OnError, Options, Problems, SourceStats};
 use crate::lock::{self, Mode};
 use crate::mapper::{self, Mapper};
 use crate::schema::Schema;
-use crate::settings::{Settings, Verbosity};
+use crate::settings::Settings;
 
-pub fn run(settings: &Settings, sources: &[String], args: &EtlArgs) -> Result<()> {
+pub fn run(settings: &Settings, sources: &[String], opts: &Options) -> Result<()> {
     let _db = lock::database(settings, Mode::Exclusive, "run-etl")?;
     let _raw = lock::raw_data(settings, Mode::Shared, "run-etl")?;
     let (mut engine, schema) = super::open(settings)?;
@@ -22,7 +21,7 @@ pub fn run(settings: &Settings, sources: &[String], args: &EtlArgs) -> Result<()
     {
         sources.push(dir);
     }
-    let rejected = etl(settings, engine.as_mut(), &schema, &sources, args)?;
+    let rejected = etl(settings, engine.as_mut(), &schema, &sources, opts)?;
     partial(rejected)
 }
 
@@ -137,22 +136,14 @@ pub(crate) fn etl(
     engine: &mut dyn Engine,
     schema: &Schema,
     sources: &[String],
-    args: &EtlArgs,
+    opts: &Options,
 ) -> Result<usize> {
     let sources = pick_sources(settings, sources)?;
     let mappers = mappers(settings, schema, &sources)?;
     let started = now();
     let mut problems = Problems::default();
     let mut stats: Vec<SourceStats> = Vec::new();
-    let mut opts = Options {
-        on_error: args.on_error,
-        jobs: args.jobs.map(usize::from).unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-        }),
-        full: args.full,
-        load_id: 0,
-        progress: settings.verbosity >= Verbosity::Normal,
-    };
+    let mut opts = opts.clone();
     let engine_name = engine.kind().name();
     {
         let mut tx = engine.begin_load()?;

@@ -1,11 +1,10 @@
 //! `weir run-queries [NAME...]`: runs queries/<NAME>.sql (all when none is named) and writes
 //! output/<NAME>.csv (or .json, .parquet with `--format`) for each.
 
-use crate::cli::Format;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::lock::{self, Mode};
-use crate::report;
+use crate::report::{self, Format};
 use crate::schema;
 use crate::settings::Settings;
 

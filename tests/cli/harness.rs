@@ -171,7 +171,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Runs the weir binary in `dir` with a cleared environment.
-fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+pub fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_weir"))
         .args(args)
         .current_dir(dir)

@@ -14,4 +14,5 @@ mod reliability;
 mod run;
 mod run_etl;
 mod run_queries;
+mod settings;
 mod validate;
