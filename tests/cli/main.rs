@@ -3,7 +3,10 @@
 mod engines;
 mod errors;
 mod extract;
+mod extract_setup;
+mod extract_vendors;
 mod fake_server;
+mod flags;
 mod harness;
 mod initialize;
 mod ledger;
