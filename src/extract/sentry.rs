@@ -101,7 +101,7 @@ async fn extract(req: &Request<'_>, stamp: &str) -> Result<Vec<EntityStats>, Ext
         if req.wants("issue_events") {
             all.push(issue_events(req, &api, &org, &ids, stamp).await?);
         }
-        // Every page of the issues (and their events) is on disk: the next run starts here.
+        // The issues and their events are on disk: the next run starts from this mark.
         if let Some(m) = mark {
             state.advance("issues", m)?;
         }
