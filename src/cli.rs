@@ -1,8 +1,15 @@
 //! The command line. Doc comments here are the `--help`.
 
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
 
+use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand};
+use jiff::Timestamp;
+
+use crate::extract::{self, sentry};
 
 /// weir: local-first reliability analytics. Loads vendor API dumps and incident postmortems from
 /// `raw_data/` into an embedded database and exports the reports in `queries/` as CSV.
@@ -48,9 +55,10 @@ pub struct GlobalArgs {
     pub verbose: bool,
 
     /// When another weir is writing the database or raw_data/, wait up to this long for it
-    /// instead of stopping at once
-    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 0.0)]
-    pub wait: f64,
+    /// instead of stopping at once (0 to 86400)
+    #[arg(long, global = true, value_name = "SECONDS", default_value = "0",
+          value_parser = wait_seconds, allow_negative_numbers = true)]
+    pub wait: Duration,
 }
 
 /// How reports are written to output/.
@@ -83,13 +91,14 @@ pub struct EtlArgs {
     #[arg(long, value_enum, value_name = "MODE", default_value_t = OnError::Fail)]
     pub on_error: OnError,
 
-    /// Read every raw file again, even those loaded before and unchanged since
+    /// Forget what earlier runs remember and do everything again: read every raw file, even
+    /// those loaded before and unchanged since
     #[arg(long)]
     pub full: bool,
 
-    /// Threads that read, parse and map raw files beside the one that writes [default: the
-    /// number of CPUs]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    /// Threads that read, parse and map raw files beside the one that writes (1 to 1024)
+    /// [default: the number of CPUs]
+    #[arg(long, value_name = "N", value_parser = jobs, allow_negative_numbers = true)]
     pub jobs: Option<u16>,
 }
 
@@ -131,43 +140,146 @@ pub enum Command {
     },
     /// Check schemas, mappers, raw data and queries without writing anything
     Validate,
-    /// Fetch a vendor's API pages into raw_data/<vendor>_<entity>/ (credentials from the
-    /// environment or .env: PAGERDUTY_SECRET; SENTRY_API_KEY + SENTRY_ORG; GITHUB_API_KEY +
-    /// GITHUB_ORG; DATADOG_API_KEY + DATADOG_APPLICATION_KEY)
-    Extract {
-        /// The vendor, or `all`
-        #[arg(value_parser = ["pagerduty", "sentry", "github", "datadog", "all"])]
-        vendor: String,
+    /// Fetch vendors' API pages into raw_data/<vendor>_<entity>/ (credentials from the
+    /// environment or .env, listed below)
+    #[command(after_help = extract::variables_help())]
+    Extract(ExtractArgs),
+}
 
-        /// Only this entity (repeatable), e.g. `incidents` [default: all of the vendor's]
-        #[arg(long = "entity", value_name = "NAME")]
-        entities: Vec<String>,
+/// What `weir extract` takes.
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// The vendor, or `all`: every vendor whose credentials are set (the others are named and
+    /// skipped)
+    #[arg(value_parser = PossibleValuesParser::new(
+        extract::VENDORS.iter().map(|v| v.name).chain(["all"])
+    ))]
+    pub vendor: String,
 
-        /// Start of the window of incremental entities (`2026-01-01` or RFC 3339) [default: the
-        /// saved high-water mark less an overlap, else the vendor's default reach]
-        #[arg(long, value_name = "TIME")]
-        since: Option<String>,
+    /// Only this entity (repeatable), e.g. `incidents` [default: all of the vendor's]
+    #[arg(long = "entity", value_name = "NAME")]
+    pub entities: Vec<String>,
 
-        /// End of the window of incremental entities [default: now]
-        #[arg(long, value_name = "TIME")]
-        until: Option<String>,
+    /// Start of the window of incremental entities (`2026-01-01` or RFC 3339, from 1970 on)
+    /// [default: the saved high-water mark less an overlap, else the vendor's default reach]
+    #[arg(long, value_name = "TIME", value_parser = time, allow_negative_numbers = true)]
+    pub since: Option<Timestamp>,
 
-        /// Ignore the saved high-water marks and fetch the whole default reach
-        #[arg(long)]
-        full: bool,
+    /// End of the window of incremental entities [default: now]
+    #[arg(long, value_name = "TIME", value_parser = time, allow_negative_numbers = true)]
+    pub until: Option<Timestamp>,
 
-        /// At most this many events per Sentry issue
-        #[arg(long, value_name = "N", default_value_t = 100)]
-        max_issue_events: usize,
+    /// Forget what earlier runs remember and do everything again: ignore the saved high-water
+    /// marks and fetch each incremental entity's whole default reach
+    #[arg(long)]
+    pub full: bool,
 
-        /// Seconds before one request times out
-        #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
-        timeout: f64,
+    /// Seconds before one request times out (0.001 to 3600)
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = timeout_seconds,
+          allow_negative_numbers = true)]
+    pub timeout: Duration,
 
-        /// Retries of a request that failed with a 5xx, a timeout or a lost connection
-        #[arg(long, value_name = "N", default_value_t = 4)]
-        retries: u32,
-    },
+    /// Retries of a request that failed with a 5xx, a timeout or a lost connection, or was rate
+    /// limited (0 to 20)
+    #[arg(long, value_name = "N", default_value = "4", value_parser = retries,
+          allow_negative_numbers = true)]
+    pub retries: u32,
+
+    #[command(flatten)]
+    pub sentry: SentryArgs,
+}
+
+/// The flags only Sentry reads; their meaning and range are `extract::sentry::Options`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Sentry")]
+pub struct SentryArgs {
+    /// At most this many events per Sentry issue (1 to 100000)
+    #[arg(long, value_name = "N", default_value_t = sentry::Options::DEFAULT_MAX_ISSUE_EVENTS,
+          value_parser = max_issue_events, allow_negative_numbers = true)]
+    pub max_issue_events: u64,
+}
+
+impl SentryArgs {
+    pub fn options(&self) -> sentry::Options {
+        sentry::Options {
+            max_issue_events: self.max_issue_events,
+        }
+    }
+}
+
+/// A number of seconds in `range`; NaN, infinities and numbers past the range are refused here,
+/// before anything turns them into a `Duration` (which panics on them).
+fn seconds(text: &str, range: RangeInclusive<f64>) -> Result<Duration, String> {
+    let refused = || {
+        format!(
+            "expected a number of seconds from {} to {}",
+            range.start(),
+            range.end()
+        )
+    };
+    let n: f64 = text.trim().parse().map_err(|_| refused())?;
+    if !range.contains(&n) {
+        return Err(refused());
+    }
+    Ok(Duration::from_secs_f64(n))
+}
+
+/// A whole number in `range`.
+fn whole<T: TryFrom<u64>>(text: &str, range: RangeInclusive<u64>) -> Result<T, String> {
+    let refused = || {
+        format!(
+            "expected a whole number from {} to {}",
+            range.start(),
+            range.end()
+        )
+    };
+    let n: u64 = text.trim().parse().map_err(|_| refused())?;
+    if !range.contains(&n) {
+        return Err(refused());
+    }
+    T::try_from(n).map_err(|_| refused())
+}
+
+/// `--wait`: 0 stops at once when another weir holds the lock; at most a day.
+fn wait_seconds(text: &str) -> Result<Duration, String> {
+    seconds(text, 0.0..=86_400.0)
+}
+
+/// `--timeout`: at least a millisecond (0 would time every request out), at most an hour.
+fn timeout_seconds(text: &str) -> Result<Duration, String> {
+    seconds(text, 0.001..=3600.0)
+}
+
+/// `--retries`: 0 tries each request once.
+fn retries(text: &str) -> Result<u32, String> {
+    whole(text, 0..=20)
+}
+
+/// `--jobs`: at least one reader.
+fn jobs(text: &str) -> Result<u16, String> {
+    whole(text, 1..=1024)
+}
+
+fn max_issue_events(text: &str) -> Result<u64, String> {
+    whole(text, sentry::Options::MAX_ISSUE_EVENTS)
+}
+
+/// `--since`/`--until`: a date (midnight UTC) or an RFC 3339 time, from 1970 on.
+fn time(text: &str) -> Result<Timestamp, String> {
+    let text = text.trim();
+    let parsed = Timestamp::from_str(text).ok().or_else(|| {
+        let date = jiff::civil::Date::from_str(text).ok()?;
+        jiff::tz::TimeZone::UTC
+            .to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
+            .ok()
+    });
+    parsed
+        .filter(|t| *t >= Timestamp::UNIX_EPOCH)
+        .ok_or_else(|| {
+            "expected a date such as `2026-01-01` or an RFC 3339 time such as \
+         `2026-01-01T00:00:00Z`, from 1970 to 9999"
+                .to_string()
+        })
 }
 
 #[cfg(test)]

@@ -32,25 +32,25 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Run { etl } => commands::run::run(&settings, &load_options(&settings, &etl)),
         Command::Validate => commands::validate::run(&settings),
-        Command::Extract {
-            vendor,
-            entities,
-            since,
-            until,
-            full,
-            max_issue_events,
-            timeout,
-            retries,
-        } => {
+        Command::Extract(args) => {
+            // clap accepts only the vendors' names and `all`.
+            let all = extract::Vendor::named(&args.vendor).is_none();
+            let vendors = match extract::Vendor::named(&args.vendor) {
+                Some(vendor) => vec![vendor],
+                None => extract::VENDORS.to_vec(),
+            };
             let args = commands::extract::Args {
-                vendor,
-                entities,
-                since,
-                until,
-                full,
-                max_issue_events,
-                timeout,
-                retries,
+                all,
+                vendors,
+                entities: args.entities,
+                window: extract::Window {
+                    since: args.since,
+                    until: args.until,
+                },
+                full: args.full,
+                sentry: args.sentry.options(),
+                timeout: args.timeout,
+                retries: args.retries,
             };
             commands::extract::run(&settings, &args)
         }

@@ -47,12 +47,7 @@ impl Settings {
             db: None,
             engine: Kind::Sqlite,
             verbosity: Verbosity::Normal,
-            wait: std::time::Duration::try_from_secs_f64(args.wait).map_err(|_| {
-                Error::problem(
-                    Diagnostic::new(format!("`--wait {}` is not a number of seconds", args.wait))
-                        .hint("pass a duration such as `--wait 60`"),
-                )
-            })?,
+            wait: args.wait,
             duckdb_memory: None,
             env,
         };
@@ -107,9 +102,13 @@ impl Settings {
         if let Some(size) = settings.var("WEIR_DUCKDB_MEMORY") {
             settings.duckdb_memory = Some(parse_size(&size).ok_or_else(|| {
                 Error::problem(
-                    Diagnostic::new(format!("`{size}` is not an amount of memory"))
-                        .field("WEIR_DUCKDB_MEMORY")
-                        .hint("write a size such as `512MB` or `2GB` (or remove it to let weir size it)"),
+                    Diagnostic::new(format!(
+                        "`{size}` is not an amount of memory from 1MB to 1PB"
+                    ))
+                    .field("WEIR_DUCKDB_MEMORY")
+                    .hint(
+                        "write a size such as `512MB` or `2GB` (or remove it to let weir size it)",
+                    ),
                 )
             })?);
         }
@@ -155,27 +154,13 @@ impl Settings {
     }
 }
 
-/// `512MB`, `2 GiB`, `1.5GB`, `1000000` (bytes): the bytes it names, when above zero.
+/// `512MB`, `2 GiB`, `1.5GB`, `1000000` (bytes): the bytes it names, from 1MB to 1PB. Less
+/// leaves DuckDB nothing to work in; more is no machine's memory (and DuckDB is told KiB).
 fn parse_size(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let number: f64 = text[..split].parse().ok()?;
-    let unit: f64 = match text[split..].trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "kb" => 1e3,
-        "mb" => 1e6,
-        "gb" => 1e9,
-        "tb" => 1e12,
-        "kib" => 1024.0,
-        "mib" => 1024.0 * 1024.0,
-        "gib" => 1024.0 * 1024.0 * 1024.0,
-        "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        _ => return None,
-    };
-    let bytes = (number * unit).round();
-    (bytes >= 1.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
+    let bytes = ::parse_size::parse_size(text.trim()).ok()?;
+    (1_000_000..=1_000_000_000_000_000)
+        .contains(&bytes)
+        .then_some(bytes)
 }
 
 fn read_dotenv(root: &Path) -> Result<HashMap<String, String>, Error> {
@@ -216,8 +201,21 @@ mod tests {
         assert_eq!(parse_size("512MB"), Some(512_000_000));
         assert_eq!(parse_size(" 2 GiB "), Some(2 << 30));
         assert_eq!(parse_size("1.5gb"), Some(1_500_000_000));
-        assert_eq!(parse_size("4096"), Some(4096));
-        for bad in ["", "MB", "0MB", "12 parsecs", "1.2.3GB", "-5MB"] {
+        assert_eq!(parse_size("4000000"), Some(4_000_000));
+        assert_eq!(parse_size("1MB"), Some(1_000_000));
+        assert_eq!(parse_size("1PB"), Some(1_000_000_000_000_000));
+        for bad in [
+            "",
+            "MB",
+            "0MB",
+            "12 parsecs",
+            "1.2.3GB",
+            "-5MB",
+            "999999",
+            "1.1PB",
+            "NaN",
+            "inf",
+        ] {
             assert_eq!(parse_size(bad), None, "{bad}");
         }
     }

@@ -1,34 +1,65 @@
 //! Datadog API v1: monitors (`page`/`page_size`, a bare list) and synthetics tests
 //! (`page_number`/`page_size`, under `tests`); both stop on a short page and are refreshed in full.
 
-use super::http::{Api, Reset};
-use super::{EntityStats, ExtractError, Pages, Paging, Request, walk_all};
+use super::http::{Api, Header, Reset};
+use super::pages::{Pages, Paging, walk_all};
+use super::{EntityStats, ExtractError, Extraction, Request, Variable, Vendor};
 
-pub const ENTITIES: [&str; 2] = ["monitors", "synthetics"];
+pub const VENDOR: Vendor = Vendor {
+    name: "datadog",
+    entities: &["monitors", "synthetics"],
+    variables: &[API_KEY, APPLICATION_KEY, SITE, BASE_URL],
+    extract: start,
+};
 
-pub async fn extract(req: &Request<'_>, stamp: &str) -> Result<Vec<EntityStats>, ExtractError> {
-    let api_key = req.require("DATADOG_API_KEY", &[])?;
-    let app_key = req.require("DATADOG_APPLICATION_KEY", &[])?;
-    let site = (req.var)("DATADOG_SITE")
-        .filter(|s| !s.is_empty())
+const API_KEY: Variable = Variable {
+    name: "DATADOG_API_KEY",
+    aliases: &[],
+    required: true,
+    about: "an API key",
+};
+const APPLICATION_KEY: Variable = Variable {
+    name: "DATADOG_APPLICATION_KEY",
+    aliases: &[],
+    required: true,
+    about: "an application key",
+};
+const SITE: Variable = Variable {
+    name: "DATADOG_SITE",
+    aliases: &[],
+    required: false,
+    about: "the site, e.g. datadoghq.eu [default: datadoghq.com]",
+};
+const BASE_URL: Variable = Variable {
+    name: "DATADOG_BASE_URL",
+    aliases: &[],
+    required: false,
+    about: "the API [default: https://api.<DATADOG_SITE>]",
+};
+
+fn start<'r>(req: &'r Request<'r>, stamp: &'r str) -> Extraction<'r> {
+    Box::pin(extract(req, stamp))
+}
+
+async fn extract(req: &Request<'_>, stamp: &str) -> Result<Vec<EntityStats>, ExtractError> {
+    let api_key = req.require(&API_KEY)?;
+    let app_key = req.require(&APPLICATION_KEY)?;
+    let site = req
+        .optional(&SITE)
         .unwrap_or_else(|| "datadoghq.com".into());
-    let base = req.base_url("DATADOG_BASE_URL", &format!("https://api.{site}"))?;
+    let base = req.base_url(&BASE_URL, &format!("https://api.{site}"))?;
     let api = Api::new(
         "datadog",
         base,
         vec![
-            ("dd-api-key", api_key, true),
-            ("dd-application-key", app_key, true),
+            Header::secret("dd-api-key", api_key, API_KEY.name),
+            Header::secret("dd-application-key", app_key, APPLICATION_KEY.name),
         ],
         Reset::SecondsIn("x-ratelimit-reset"),
         req.options,
-    )
-    .map_err(|e| ExtractError::BadCredential {
-        name: "DATADOG_API_KEY".into(),
-        reason: e.to_string(),
-    })?;
+    )?;
     let mut all = Vec::new();
-    for entity in ENTITIES.iter().filter(|e| req.wants(e)) {
+    for entity in VENDOR.entities.iter().filter(|e| req.wants(e)) {
         let pages = Pages::new(req.root, "datadog", entity, stamp);
         let mut stats = EntityStats {
             vendor: "datadog",

@@ -1,13 +1,18 @@
 //! One vendor's HTTP client: auth headers, a timeout per request, a bound on requests in flight,
-//! retries with exponential backoff and jitter on 5xx and connection errors, and waits on rate
-//! limits as each vendor's headers say. Tokens live only in the client's default headers: they
-//! never reach a message, a log or a file.
+//! retries with exponential backoff and jitter on 5xx and connection errors (backon), and waits
+//! on rate limits as each vendor's headers say. Tokens live only in the client's default headers:
+//! they never reach a message, a log or a file.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::cell::Cell;
+use std::time::Duration;
 
+use backon::{ExponentialBuilder, Retryable};
+use jiff::Timestamp;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{StatusCode, Url};
 use tokio::sync::Semaphore;
+
+use super::ExtractError;
 
 /// How a vendor says "wait": a header holding seconds to wait, or an epoch second to wait until.
 #[derive(Debug, Clone, Copy)]
@@ -37,19 +42,36 @@ pub enum HttpError {
     },
 }
 
-impl HttpError {
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            HttpError::Refused { status, .. } | HttpError::Status { status, .. } => Some(*status),
-            HttpError::GaveUp { .. } => None,
-        }
-    }
-}
-
 /// A response: status, headers and the whole body.
 pub struct Response {
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+}
+
+/// A header sent with every request.
+pub struct Header {
+    pub name: &'static str,
+    pub value: String,
+    /// The variable the value comes from: a secret, never shown, and named when it cannot be sent.
+    pub secret_from: Option<&'static str>,
+}
+
+impl Header {
+    pub fn secret(name: &'static str, value: String, variable: &'static str) -> Header {
+        Header {
+            name,
+            value,
+            secret_from: Some(variable),
+        }
+    }
+
+    pub fn plain(name: &'static str, value: &str) -> Header {
+        Header {
+            name,
+            value: value.to_string(),
+            secret_from: None,
+        }
+    }
 }
 
 pub struct Api {
@@ -71,24 +93,34 @@ pub struct Options {
     pub quiet: bool,
 }
 
+/// One try of a request that did not succeed.
+enum Attempt {
+    /// Worth another try: a 5xx, a timeout, a lost connection.
+    Failed(String),
+    /// A rate limit: try again after this long.
+    Limited(Duration),
+    /// No other try helps: the caller judges it.
+    Final(HttpError),
+}
+
 impl Api {
-    /// `headers` are sent with every request; mark secret ones with `sensitive`.
+    /// `headers` go with every request.
     pub fn new(
         vendor: &'static str,
         base: Url,
-        headers: Vec<(&'static str, String, bool)>,
+        headers: Vec<Header>,
         reset: Reset,
         options: Options,
-    ) -> anyhow::Result<Api> {
+    ) -> Result<Api, ExtractError> {
         let mut map = HeaderMap::new();
-        for (name, value, secret) in headers {
-            let mut v = HeaderValue::from_str(&value).map_err(|_| {
-                anyhow::anyhow!(
-                    "the value for the `{name}` header has characters a header cannot hold"
-                )
-            })?;
-            v.set_sensitive(secret);
-            map.insert(HeaderName::from_static(name), v);
+        for header in headers {
+            let mut value =
+                HeaderValue::from_str(&header.value).map_err(|_| ExtractError::BadCredential {
+                    name: header.secret_from.unwrap_or(header.name).to_string(),
+                    reason: "it has characters a header cannot hold".into(),
+                })?;
+            value.set_sensitive(header.secret_from.is_some());
+            map.insert(HeaderName::from_static(header.name), value);
         }
         map.insert(
             reqwest::header::USER_AGENT,
@@ -97,7 +129,10 @@ impl Api {
         let client = reqwest::Client::builder()
             .default_headers(map)
             .timeout(options.timeout)
-            .build()?;
+            .build()
+            .map_err(|e| ExtractError::Client {
+                reason: describe(&e),
+            })?;
         Ok(Api {
             vendor,
             base,
@@ -128,8 +163,9 @@ impl Api {
         }
     }
 
-    /// GETs `url`, retrying what is worth retrying. A 401 or 403 that is not a rate limit is
-    /// final; a 404 comes back as `HttpError::Status` for the caller to judge.
+    /// GETs `url`, retrying what is worth retrying (rate limits included) up to `--retries`
+    /// times. A 401 or 403 that is not a rate limit is final; a 404 comes back as
+    /// `HttpError::Status` for the caller to judge.
     pub async fn get(&self, url: &Url) -> Result<Response, HttpError> {
         let endpoint = Api::endpoint(url);
         let _permit = self
@@ -137,82 +173,95 @@ impl Api {
             .acquire()
             .await
             .expect("the semaphore is never closed");
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            let failure = match self.client.get(url.clone()).send().await {
-                Ok(resp) => {
-                    let status = resp.status();
-                    let headers = resp.headers().clone();
-                    if let Some(wait) = self.rate_limited(status, &headers) {
-                        if tries > self.retries + 1 {
-                            return Err(HttpError::GaveUp {
-                                endpoint,
-                                tries,
-                                reason: "still rate limited".into(),
-                            });
-                        }
-                        self.say(format!(
-                            "{}: rate limited on GET {endpoint}; waiting {}s",
-                            self.vendor,
-                            wait.as_secs()
-                        ));
-                        tokio::time::sleep(wait).await;
-                        continue;
-                    }
-                    match resp.bytes().await {
-                        Ok(body) if status.is_success() => {
-                            return Ok(Response {
-                                headers,
-                                body: body.to_vec(),
-                            });
-                        }
-                        Ok(_) if status.is_server_error() => format!("HTTP {}", status.as_u16()),
-                        Ok(_)
-                            if matches!(
-                                status,
-                                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
-                            ) =>
-                        {
-                            return Err(HttpError::Refused {
-                                endpoint,
-                                status: status.as_u16(),
-                            });
-                        }
-                        Ok(body) => {
-                            let text = String::from_utf8_lossy(&body);
-                            let snippet: String = text.chars().take(200).collect();
-                            return Err(HttpError::Status {
-                                endpoint,
-                                status: status.as_u16(),
-                                snippet,
-                            });
-                        }
-                        Err(e) => describe(&e),
-                    }
-                }
-                Err(e) => describe(&e),
-            };
-            if tries > self.retries {
-                return Err(HttpError::GaveUp {
-                    endpoint,
-                    tries,
-                    reason: failure,
-                });
-            }
-            let wait = backoff(tries);
-            self.say(format!(
-                "{}: GET {endpoint}: {failure}; retrying in {:.1}s",
-                self.vendor,
+        let tries = Cell::new(0u32);
+        // 0.5 s, 1 s, 2 s … capped at 30 s, each plus up to as much again in jitter, so that
+        // retries spread out.
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(500))
+            .with_max_delay(Duration::from_secs(30))
+            .with_jitter()
+            .with_max_times(self.retries as usize);
+        let result = (|| {
+            tries.set(tries.get() + 1);
+            self.try_once(url, &endpoint)
+        })
+        .retry(backoff)
+        .when(|attempt| !matches!(attempt, Attempt::Final(_)))
+        // A rate limit waits as long as the vendor asks, not as long as the backoff says.
+        .adjust(|attempt, next| match attempt {
+            Attempt::Limited(wait) => next.map(|_| *wait),
+            _ => next,
+        })
+        .notify(|attempt, wait| match attempt {
+            Attempt::Limited(_) => self.progress(&format!(
+                "rate limited on GET {endpoint}; waiting {}s",
+                wait.as_secs()
+            )),
+            Attempt::Failed(reason) => self.progress(&format!(
+                "GET {endpoint}: {reason}; retrying in {:.1}s",
                 wait.as_secs_f64()
-            ));
-            tokio::time::sleep(wait).await;
+            )),
+            Attempt::Final(_) => {}
+        })
+        .await;
+        result.map_err(|attempt| match attempt {
+            Attempt::Final(e) => e,
+            Attempt::Failed(reason) => HttpError::GaveUp {
+                endpoint: endpoint.clone(),
+                tries: tries.get(),
+                reason,
+            },
+            Attempt::Limited(_) => HttpError::GaveUp {
+                endpoint: endpoint.clone(),
+                tries: tries.get(),
+                reason: "still rate limited".into(),
+            },
+        })
+    }
+
+    async fn try_once(&self, url: &Url, endpoint: &str) -> Result<Response, Attempt> {
+        let response = self
+            .client
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|e| Attempt::Failed(describe(&e)))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        if let Some(wait) = self.rate_limited(status, &headers) {
+            return Err(Attempt::Limited(wait));
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| Attempt::Failed(describe(&e)))?;
+        let endpoint = endpoint.to_string();
+        if status.is_success() {
+            Ok(Response {
+                headers,
+                body: body.to_vec(),
+            })
+        } else if status.is_server_error() {
+            Err(Attempt::Failed(format!("HTTP {}", status.as_u16())))
+        } else if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+            Err(Attempt::Final(HttpError::Refused {
+                endpoint,
+                status: status.as_u16(),
+            }))
+        } else {
+            let snippet: String = String::from_utf8_lossy(&body).chars().take(200).collect();
+            Err(Attempt::Final(HttpError::Status {
+                endpoint,
+                status: status.as_u16(),
+                snippet,
+            }))
         }
     }
 
     /// How long to wait when the response is a rate limit, by the vendor's headers.
     fn rate_limited(&self, status: StatusCode, headers: &HeaderMap) -> Option<Duration> {
-        let number = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<f64>().ok();
+        let text = |name: &str| headers.get(name)?.to_str().ok().map(str::trim);
+        let number = |name: &str| text(name)?.parse::<f64>().ok().filter(|n| n.is_finite());
         let limited = status == StatusCode::TOO_MANY_REQUESTS
             // GitHub answers an exhausted primary limit with 403 and no remaining requests.
             || (status == StatusCode::FORBIDDEN
@@ -220,9 +269,17 @@ impl Api {
         if !limited {
             return None;
         }
-        let seconds = number("retry-after").or_else(|| match self.reset {
+        let now = Timestamp::now().as_millisecond() as f64 / 1000.0;
+        // Retry-After is seconds or an HTTP-date (RFC 9110 10.2.3).
+        let retry_after = number("retry-after").or_else(|| {
+            let date = jiff::fmt::rfc2822::DateTimeParser::new()
+                .parse_timestamp(text("retry-after")?)
+                .ok()?;
+            Some(date.as_millisecond() as f64 / 1000.0 - now)
+        });
+        let seconds = retry_after.or_else(|| match self.reset {
             Reset::SecondsIn(h) => number(h),
-            Reset::EpochIn(h) => number(h).map(|at| at - now_epoch()),
+            Reset::EpochIn(h) => number(h).map(|at| at - now),
         });
         // Without a hint, a minute is what GitHub asks for on secondary limits.
         let seconds = seconds.unwrap_or(60.0).clamp(0.0, 3600.0);
@@ -245,20 +302,4 @@ fn describe(e: &reqwest::Error) -> String {
         }
         s
     }
-}
-
-fn now_epoch() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
-/// 0.5 s, 1 s, 2 s … capped at 30 s, each with up to 25% jitter so that retries spread out.
-fn backoff(tries: u32) -> Duration {
-    let base = 0.5 * 2f64.powi(tries.saturating_sub(1).min(6) as i32);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let jitter = f64::from(nanos % 1000) / 1000.0 * 0.25;
-    Duration::from_secs_f64(base.min(30.0) * (1.0 + jitter))
 }

@@ -5,13 +5,33 @@
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
-use super::http::{Api, Reset};
+use super::http::{Api, Header, Reset};
+use super::pages::{Pages, Paging, walk, walk_all};
+use super::state::State;
 use super::{
-    EntityStats, ExtractError, Pages, Paging, Request, State, iso, latest, walk, walk_all,
+    EntityStats, ExtractError, Extraction, Request, Variable, Vendor, after, iso, latest,
     window_for,
 };
 
-pub const ENTITIES: [&str; 5] = ["services", "teams", "users", "incidents", "log_entries"];
+pub const VENDOR: Vendor = Vendor {
+    name: "pagerduty",
+    entities: &["services", "teams", "users", "incidents", "log_entries"],
+    variables: &[SECRET, BASE_URL],
+    extract: start,
+};
+
+const SECRET: Variable = Variable {
+    name: "PAGERDUTY_SECRET",
+    aliases: &["PAGERDUTY_TOKEN"],
+    required: true,
+    about: "a REST API key",
+};
+const BASE_URL: Variable = Variable {
+    name: "PAGERDUTY_BASE_URL",
+    aliases: &[],
+    required: false,
+    about: "the API [default: https://api.pagerduty.com]",
+};
 
 /// Incidents are filtered by creation time, so a week's overlap refetches the recent ones whose
 /// status moved since.
@@ -20,30 +40,26 @@ const LOG_OVERLAP: SignedDuration = SignedDuration::from_hours(1);
 /// Windows of 30 days keep each walk far from the 10,000-offset ceiling.
 const WINDOW_DAYS: i64 = 30;
 
-pub async fn extract(req: &Request<'_>, stamp: &str) -> Result<Vec<EntityStats>, ExtractError> {
-    let token = req.require("PAGERDUTY_SECRET", &["PAGERDUTY_TOKEN"])?;
-    let base = req.base_url("PAGERDUTY_BASE_URL", "https://api.pagerduty.com")?;
+fn start<'r>(req: &'r Request<'r>, stamp: &'r str) -> Extraction<'r> {
+    Box::pin(extract(req, stamp))
+}
+
+async fn extract(req: &Request<'_>, stamp: &str) -> Result<Vec<EntityStats>, ExtractError> {
+    let token = req.require(&SECRET)?;
+    let base = req.base_url(&BASE_URL, "https://api.pagerduty.com")?;
     let api = Api::new(
         "pagerduty",
         base,
         vec![
-            ("authorization", format!("Token token={token}"), true),
-            (
-                "accept",
-                "application/vnd.pagerduty+json;version=2".into(),
-                false,
-            ),
+            Header::secret("authorization", format!("Token token={token}"), SECRET.name),
+            Header::plain("accept", "application/vnd.pagerduty+json;version=2"),
         ],
         Reset::SecondsIn("ratelimit-reset"),
         req.options,
-    )
-    .map_err(|e| ExtractError::BadCredential {
-        name: "PAGERDUTY_SECRET".into(),
-        reason: e.to_string(),
-    })?;
+    )?;
     let mut state = State::load(req.root, "pagerduty")?;
     let mut all = Vec::new();
-    for entity in ENTITIES.iter().filter(|e| req.wants(e)) {
+    for entity in VENDOR.entities.iter().filter(|e| req.wants(e)) {
         let pages = Pages::new(req.root, "pagerduty", entity, stamp);
         let mut stats = EntityStats {
             vendor: "pagerduty",
@@ -65,7 +81,7 @@ pub async fn extract(req: &Request<'_>, stamp: &str) -> Result<Vec<EntityStats>,
                 let mut mark: Option<Timestamp> = None;
                 let mut from = since;
                 while from < until {
-                    let to = (from + SignedDuration::from_hours(24 * WINDOW_DAYS)).min(until);
+                    let to = after(from, SignedDuration::from_hours(24 * WINDOW_DAYS)).min(until);
                     let mut url = api.base.join(entity).expect("a plain path joins");
                     url.query_pairs_mut()
                         .append_pair("since", &iso(from))
@@ -91,7 +107,7 @@ pub async fn extract(req: &Request<'_>, stamp: &str) -> Result<Vec<EntityStats>,
                     .await?;
                     from = to;
                 }
-                // Every window is on disk: the next run starts from here.
+                // Every window is on disk: the next run starts from this mark.
                 if let Some(m) = mark {
                     state.advance(entity, m)?;
                 }

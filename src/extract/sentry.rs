@@ -2,37 +2,82 @@
 //! end: the issues endpoint drops rows after paging). Issues in a `start`/`end` window by last
 //! seen; then the events of the issues just fetched, at most `--max-issue-events` each.
 
+use std::ops::RangeInclusive;
+
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value as Json, json};
 
-use super::http::{Api, Reset};
+use super::http::{Api, Header, Reset};
+use super::pages::{Pages, Paging, walk, walk_all};
+use super::state::State;
 use super::{
-    EntityStats, ExtractError, Pages, Paging, Request, State, iso, latest, walk, walk_all,
-    window_for,
+    EntityStats, ExtractError, Extraction, Request, Variable, Vendor, iso, latest, window_for,
 };
 
-pub const ENTITIES: [&str; 4] = ["projects", "teams", "issues", "issue_events"];
+pub const VENDOR: Vendor = Vendor {
+    name: "sentry",
+    entities: &["projects", "teams", "issues", "issue_events"],
+    variables: &[API_KEY, ORG, BASE_URL],
+    extract: start,
+};
 
+const API_KEY: Variable = Variable {
+    name: "SENTRY_API_KEY",
+    aliases: &[],
+    required: true,
+    about: "an auth token",
+};
+const ORG: Variable = Variable {
+    name: "SENTRY_ORG",
+    aliases: &[],
+    required: true,
+    about: "the organization's slug",
+};
+const BASE_URL: Variable = Variable {
+    name: "SENTRY_BASE_URL",
+    aliases: &[],
+    required: false,
+    about: "the API, for self-hosted Sentry [default: https://sentry.io]",
+};
+
+/// Sentry's own settings, from its flags (`cli.rs` shows them under "Sentry").
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// At most this many events per issue (`--max-issue-events`). Zero is refused: to fetch no
+    /// events, leave `issue_events` out of `--entity`.
+    pub max_issue_events: u64,
+}
+
+impl Options {
+    pub const MAX_ISSUE_EVENTS: RangeInclusive<u64> = 1..=100_000;
+    pub const DEFAULT_MAX_ISSUE_EVENTS: u64 = 100;
+}
+
+/// Every list pages by cursor, and a short page is not the last.
+const CURSOR: Paging = Paging::Link { results: true };
 const ISSUE_OVERLAP: SignedDuration = SignedDuration::from_hours(1);
 /// Without a mark, the API's own default reach for issues.
 const DEFAULT_DAYS: i64 = 90;
 
-pub async fn extract(req: &Request<'_>, stamp: &str) -> Result<Vec<EntityStats>, ExtractError> {
-    let token = req.require("SENTRY_API_KEY", &[])?;
-    let org = req.require("SENTRY_ORG", &[])?;
-    let base = req.base_url("SENTRY_BASE_URL", "https://sentry.io")?;
+fn start<'r>(req: &'r Request<'r>, stamp: &'r str) -> Extraction<'r> {
+    Box::pin(extract(req, stamp))
+}
+
+async fn extract(req: &Request<'_>, stamp: &str) -> Result<Vec<EntityStats>, ExtractError> {
+    let token = req.require(&API_KEY)?;
+    let org = req.require(&ORG)?;
+    let base = req.base_url(&BASE_URL, "https://sentry.io")?;
     let api = Api::new(
         "sentry",
         base,
-        vec![("authorization", format!("Bearer {token}"), true)],
+        vec![Header::secret(
+            "authorization",
+            format!("Bearer {token}"),
+            API_KEY.name,
+        )],
         Reset::EpochIn("x-sentry-rate-limit-reset"),
         req.options,
-    )
-    .map_err(|e| ExtractError::BadCredential {
-        name: "SENTRY_API_KEY".into(),
-        reason: e.to_string(),
-    })?;
-    let cursor = Paging::Link { results: true };
+    )?;
     let mut state = State::load(req.root, "sentry")?;
     let mut all = Vec::new();
     for entity in ["projects", "teams"].into_iter().filter(|e| req.wants(e)) {
@@ -47,88 +92,115 @@ pub async fn extract(req: &Request<'_>, stamp: &str) -> Result<Vec<EntityStats>,
             .join(&format!("api/0/organizations/{org}/{entity}/"))
             .expect("a plain path joins");
         url.query_pairs_mut().append_pair("per_page", "100");
-        walk_all(&api, &pages, url, cursor, &mut stats).await?;
+        walk_all(&api, &pages, url, CURSOR, &mut stats).await?;
         all.push(stats);
     }
     if req.wants("issues") || req.wants("issue_events") {
-        let pages = Pages::new(req.root, "sentry", "issues", stamp);
-        let mut stats = EntityStats {
-            vendor: "sentry",
-            entity: "issues".into(),
-            ..Default::default()
-        };
-        let (since, until) = window_for(req, &state, "issues", ISSUE_OVERLAP, DEFAULT_DAYS);
-        let mut url = api
-            .base
-            .join(&format!("api/0/organizations/{org}/issues/"))
-            .expect("a plain path joins");
-        // `query=` (empty) asks for every status; the default is only unresolved issues.
-        url.query_pairs_mut()
-            .append_pair("query", "")
-            .append_pair("start", &iso(since))
-            .append_pair("end", &iso(until))
-            .append_pair("limit", "100");
-        let mut ids: Vec<String> = Vec::new();
-        let mut mark: Option<Timestamp> = None;
-        walk(
-            &api,
-            &pages,
-            "",
-            url,
-            cursor,
-            json!({}),
-            &mut stats,
-            &mut |records| {
-                latest(records, "lastSeen", &mut mark);
-                ids.extend(
-                    records
-                        .iter()
-                        .filter_map(|r| r.get("id").and_then(Json::as_str))
-                        .map(String::from),
-                );
-                true
-            },
-        )
-        .await?;
+        let (stats, ids, mark) = issues(req, &api, &org, &state, stamp).await?;
         all.push(stats);
         if req.wants("issue_events") {
-            let pages = Pages::new(req.root, "sentry", "issue_events", stamp);
-            let mut stats = EntityStats {
-                vendor: "sentry",
-                entity: "issue_events".into(),
-                ..Default::default()
-            };
-            for id in &ids {
-                let mut url = api
-                    .base
-                    .join(&format!("api/0/organizations/{org}/issues/{id}/events/"))
-                    .expect("a plain path joins");
-                // Ask for no more than the cap, so a small cap does not fetch a page of 100.
-                let per_page = req.max_issue_events.clamp(1, 100);
-                url.query_pairs_mut()
-                    .append_pair("per_page", &per_page.to_string());
-                let mut taken = 0;
-                let max = req.max_issue_events;
-                walk(
-                    &api,
-                    &pages,
-                    &format!("issue-{id}"),
-                    url,
-                    cursor,
-                    json!({ "issue_id": id }),
-                    &mut stats,
-                    &mut |records| {
-                        taken += records.len();
-                        taken < max
-                    },
-                )
-                .await?;
-            }
-            all.push(stats);
+            all.push(issue_events(req, &api, &org, &ids, stamp).await?);
         }
+        // The issues and their events are on disk: the next run starts from this mark.
         if let Some(m) = mark {
             state.advance("issues", m)?;
         }
     }
     Ok(all)
+}
+
+/// The issues last seen in the window, with their ids and the latest `lastSeen`.
+async fn issues(
+    req: &Request<'_>,
+    api: &Api,
+    org: &str,
+    state: &State,
+    stamp: &str,
+) -> Result<(EntityStats, Vec<String>, Option<Timestamp>), ExtractError> {
+    let pages = Pages::new(req.root, "sentry", "issues", stamp);
+    let mut stats = EntityStats {
+        vendor: "sentry",
+        entity: "issues".into(),
+        ..Default::default()
+    };
+    let (since, until) = window_for(req, state, "issues", ISSUE_OVERLAP, DEFAULT_DAYS);
+    let mut url = api
+        .base
+        .join(&format!("api/0/organizations/{org}/issues/"))
+        .expect("a plain path joins");
+    // `query=` (empty) asks for every status; the default is only unresolved issues.
+    url.query_pairs_mut()
+        .append_pair("query", "")
+        .append_pair("start", &iso(since))
+        .append_pair("end", &iso(until))
+        .append_pair("limit", "100");
+    let mut ids: Vec<String> = Vec::new();
+    let mut mark: Option<Timestamp> = None;
+    let on_records = &mut |records: &[Json]| {
+        latest(records, "lastSeen", &mut mark);
+        ids.extend(
+            records
+                .iter()
+                .filter_map(|r| r.get("id").and_then(Json::as_str))
+                .map(String::from),
+        );
+        true
+    };
+    walk(
+        api,
+        &pages,
+        "",
+        url,
+        CURSOR,
+        json!({}),
+        &mut stats,
+        on_records,
+    )
+    .await?;
+    Ok((stats, ids, mark))
+}
+
+/// The events of the issues `ids`, at most `--max-issue-events` each.
+async fn issue_events(
+    req: &Request<'_>,
+    api: &Api,
+    org: &str,
+    ids: &[String],
+    stamp: &str,
+) -> Result<EntityStats, ExtractError> {
+    let pages = Pages::new(req.root, "sentry", "issue_events", stamp);
+    let mut stats = EntityStats {
+        vendor: "sentry",
+        entity: "issue_events".into(),
+        ..Default::default()
+    };
+    let max = usize::try_from(req.sentry.max_issue_events).unwrap_or(usize::MAX);
+    for id in ids {
+        let mut url = api
+            .base
+            .join(&format!("api/0/organizations/{org}/issues/{id}/events/"))
+            .expect("a plain path joins");
+        // Ask for no more than the cap, so a small cap does not fetch a page of 100.
+        let per_page = max.clamp(1, 100);
+        url.query_pairs_mut()
+            .append_pair("per_page", &per_page.to_string());
+        let mut taken = 0;
+        let context = json!({ "issue_id": id });
+        let slug = format!("issue-{id}");
+        walk(
+            api,
+            &pages,
+            &slug,
+            url,
+            CURSOR,
+            context,
+            &mut stats,
+            &mut |records| {
+                taken += records.len();
+                taken < max
+            },
+        )
+        .await?;
+    }
+    Ok(stats)
 }

@@ -27,7 +27,7 @@ use writer::Writer;
 /// Problems past this many are counted, not listed: the first ones are what to fix.
 const MAX_PROBLEMS: usize = 100;
 /// What to do with a record that cannot be loaded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OnError {
     /// Load nothing when any record is bad, and list every problem.
     #[default]

@@ -319,7 +319,7 @@ fn duckdb_tables_have_no_key_index_and_loads_keep_to_a_memory_limit() {
         &[("WEIR_DUCKDB_MEMORY", "lots")],
     );
     insta::assert_snapshot!(out.stderr, @r"
-    error: WEIR_DUCKDB_MEMORY: `lots` is not an amount of memory
+    error: WEIR_DUCKDB_MEMORY: `lots` is not an amount of memory from 1MB to 1PB
       hint: write a size such as `512MB` or `2GB` (or remove it to let weir size it)
     ");
     // Sized by weir, or given: the load goes through, and gives the same rows either way.

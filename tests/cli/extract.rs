@@ -1,5 +1,6 @@
-//! `weir extract` against a fake vendor on 127.0.0.1 that speaks the documented API shapes:
-//! paging, rate limits, retries, refused tokens, broken bodies and timeouts.
+//! `weir extract pagerduty` against a fake vendor on 127.0.0.1 that speaks the documented API
+//! shapes: paging, high-water marks, rate limits, retries, refused tokens, broken pages, timeouts,
+//! kills, and the reports on what was extracted.
 
 use std::time::Duration;
 
@@ -8,14 +9,14 @@ use serde_json::{Value, json};
 use crate::fake_server::{FakeServer, Route};
 use crate::harness::{Output, Project};
 
-const SECRET: &str = "pd-secret-7f3a";
+pub(crate) const SECRET: &str = "pd-secret-7f3a";
 
-fn service(id: &str, name: &str) -> Value {
+pub(crate) fn service(id: &str, name: &str) -> Value {
     json!({"id": id, "type": "service", "summary": name, "name": name, "status": "active",
            "created_at": "2026-01-05T10:00:00-05:00", "teams": [], "escalation_policy": {"id": "PE1"}})
 }
 
-fn incident(id: &str, n: u64, created: &str) -> Value {
+pub(crate) fn incident(id: &str, n: u64, created: &str) -> Value {
     json!({"id": id, "type": "incident", "incident_number": n, "title": format!("Incident {n}"),
            "status": "resolved", "urgency": "high", "created_at": created, "updated_at": created,
            "last_status_change_at": created, "resolved_at": created,
@@ -24,23 +25,77 @@ fn incident(id: &str, n: u64, created: &str) -> Value {
 }
 
 /// A PagerDuty list page: the documented offset/limit envelope.
-fn pd_page(key: &str, records: Vec<Value>, offset: u64, more: bool) -> Value {
+pub(crate) fn pd_page(key: &str, records: Vec<Value>, offset: u64, more: bool) -> Value {
     json!({key: records, "limit": 2, "offset": offset, "more": more, "total": null})
 }
 
-fn incidents_page(more: bool) -> Value {
+/// A user reference, as incidents and log entries carry them.
+fn user_ref(id: &str) -> Value {
+    let name = match id {
+        "PU1" => "Ada Lovelace",
+        "PU2" => "Grace Hopper",
+        _ => "Linus Torvalds",
+    };
+    json!({"id": id, "type": "user_reference", "summary": name})
+}
+
+fn user(id: &str, teams: &[(&str, &str)]) -> Value {
+    let teams: Vec<Value> = teams
+        .iter()
+        .map(|(id, name)| json!({"id": id, "type": "team_reference", "summary": name}))
+        .collect();
+    json!({"id": id, "type": "user", "name": user_ref(id)["summary"], "email": format!("{id}@acme.example"),
+           "time_zone": "UTC", "role": "user", "teams": teams, "contact_methods": []})
+}
+
+/// One log entry about `incident` at `at`: `notify` names the user notified, the others the
+/// user who acted.
+fn log_entry(id: &str, kind: &str, incident: &str, user: &str, at: &str) -> Value {
+    let mut entry = json!({"id": id, "type": format!("{kind}_log_entry"), "created_at": at,
+                           "summary": kind, "service": {"id": "PS1", "type": "service_reference"},
+                           "incident": {"id": incident, "type": "incident_reference"}});
+    if kind == "notify" {
+        entry["user"] = user_ref(user);
+    } else {
+        entry["agent"] = user_ref(user);
+    }
+    entry
+}
+
+/// Q1 was resolved (PagerDuty empties a resolved incident's assignments); Q2 is acknowledged and
+/// still assigned to Ada.
+pub(crate) fn incidents_page(more: bool) -> Value {
+    let mut open = incident("Q2", 2, "2026-11-02T10:00:00Z");
+    open["status"] = json!("acknowledged");
+    open["resolved_at"] = Value::Null;
+    open["assignments"] = json!([{"at": "2026-11-02T10:00:00Z", "assignee": user_ref("PU1")}]);
     pd_page(
         "incidents",
-        vec![
-            incident("Q1", 1, "2026-11-01T10:00:00Z"),
-            incident("Q2", 2, "2026-11-02T10:00:00Z"),
-        ],
+        vec![incident("Q1", 1, "2026-11-01T10:00:00Z"), open],
         0,
         more,
     )
 }
 
-fn pagerduty(server: &FakeServer) {
+/// Grace was notified of Q1, acknowledged and resolved it; Ada was notified of Q1 too (an
+/// escalation) and of Q2, which she acknowledged.
+fn log_entries_page() -> Value {
+    pd_page(
+        "log_entries",
+        vec![
+            log_entry("L1", "notify", "Q1", "PU2", "2026-11-01T10:01:00Z"),
+            log_entry("L2", "acknowledge", "Q1", "PU2", "2026-11-01T10:10:00Z"),
+            log_entry("L3", "notify", "Q1", "PU1", "2026-11-01T10:11:00Z"),
+            log_entry("L4", "resolve", "Q1", "PU2", "2026-11-01T10:30:00Z"),
+            log_entry("L5", "notify", "Q2", "PU1", "2026-11-02T10:01:00Z"),
+            log_entry("L6", "acknowledge", "Q2", "PU1", "2026-11-02T10:05:00Z"),
+        ],
+        0,
+        false,
+    )
+}
+
+pub(crate) fn pagerduty(server: &FakeServer) {
     let auth = format!("Token token={SECRET}");
     server.add(
         Route::get("/services")
@@ -71,9 +126,53 @@ fn pagerduty(server: &FakeServer) {
             .header("authorization", &auth)
             .json(200, incidents_page(false)),
     );
+    let teams = vec![
+        json!({"id": "PT1", "type": "team", "name": "Payments", "summary": "Payments"}),
+        json!({"id": "PT2", "type": "team", "name": "Search", "summary": "Search"}),
+    ];
+    server.add(
+        Route::get("/teams")
+            .query("offset", "0")
+            .header("authorization", &auth)
+            .json(200, pd_page("teams", teams, 0, false)),
+    );
+    let users = vec![
+        user("PU1", &[("PT1", "Payments")]),
+        user("PU2", &[("PT1", "Payments"), ("PT2", "Search")]),
+        user("PU3", &[]),
+    ];
+    server.add(
+        Route::get("/users")
+            .query("offset", "0")
+            .query("include[]", "contact_methods")
+            .header("authorization", &auth)
+            .json(200, pd_page("users", users, 0, false)),
+    );
+    server.add(
+        Route::get("/log_entries")
+            .query("offset", "0")
+            .header("authorization", &auth)
+            .json(200, log_entries_page()),
+    );
 }
 
-async fn run(p: &Project, server: &FakeServer, args: &[&str]) -> Output {
+/// Every entity of PagerDuty but the two of `PD`, in the same window.
+pub(crate) const PD_REST: [&str; 12] = [
+    "extract",
+    "pagerduty",
+    "--entity",
+    "teams",
+    "--entity",
+    "users",
+    "--entity",
+    "log_entries",
+    "--since",
+    "2026-10-20",
+    "--until",
+    "2026-11-10",
+];
+
+pub(crate) async fn run(p: &Project, server: &FakeServer, args: &[&str]) -> Output {
     let env = [
         ("PAGERDUTY_SECRET", SECRET),
         ("PAGERDUTY_BASE_URL", server.uri.as_str()),
@@ -81,7 +180,7 @@ async fn run(p: &Project, server: &FakeServer, args: &[&str]) -> Output {
     p.weir_async(args, &env).await
 }
 
-const PD: [&str; 10] = [
+pub(crate) const PD: [&str; 10] = [
     "extract",
     "pagerduty",
     "--entity",
@@ -95,9 +194,9 @@ const PD: [&str; 10] = [
 ];
 
 /// Only PagerDuty's incidents, the incremental entity.
-const INCIDENTS: [&str; 4] = ["extract", "pagerduty", "--entity", "incidents"];
+pub(crate) const INCIDENTS: [&str; 4] = ["extract", "pagerduty", "--entity", "incidents"];
 
-fn no_secret_anywhere(p: &Project, out: &Output) {
+pub(crate) fn no_secret_anywhere(p: &Project, out: &Output) {
     assert!(
         !out.stderr.contains(SECRET) && !out.stdout.contains(SECRET),
         "the token was printed"
@@ -108,7 +207,19 @@ fn no_secret_anywhere(p: &Project, out: &Output) {
     }
 }
 
-fn json_file(p: &Project, rel: &str) -> Value {
+/// The pages under raw_data/, each as `<folder>/[STAMP]-<rest>`: the run's time stamp hidden.
+pub(crate) fn page_files(p: &Project) -> Vec<String> {
+    p.files("raw_data")
+        .into_iter()
+        .filter_map(|f| {
+            let (folder, name) = f.split_once('/')?;
+            let rest = name.split_once('-').map_or(name, |(_, rest)| rest);
+            Some(format!("{folder}/[STAMP]-{rest}"))
+        })
+        .collect()
+}
+
+pub(crate) fn json_file(p: &Project, rel: &str) -> Value {
     serde_json::from_str(&p.read(rel)).unwrap()
 }
 
@@ -165,6 +276,8 @@ async fn pages_land_as_envelopes_and_load() {
             .any(|q| q["since"] == "2026-10-26T10:00:00Z" && q["until"] == "2026-11-20T00:00:00Z"),
         "{params:?}"
     );
+    let out = run(&p, &server, &PD_REST).await;
+    assert_eq!(out.code, 0, "{}", out.transcript());
     // What was extracted loads, and the reports run on it.
     let out = p.weir_async(&["run"], &[]).await;
     assert_eq!(out.code, 0, "{}", out.transcript());
@@ -181,13 +294,16 @@ async fn pages_land_as_envelopes_and_load() {
         out.stderr
     );
     // End to end: extracted pages -> run-etl -> the reports.
+    // Acknowledged after 10 and 5 minutes; only Q1 is resolved, after 30 minutes.
     let health = p.read("output/pagerduty_service_health.csv");
-    assert!(health.contains("Checkout,2,2,"), "{health}");
+    assert!(health.contains("Checkout,2,2,7.5,30"), "{health}");
     insta::assert_snapshot!("extracted__pagerduty_service_health", health);
-    insta::assert_snapshot!(
-        "extracted__pagerduty_oncall_load",
-        p.read("output/pagerduty_oncall_load.csv")
-    );
+    // Ada: Q1 by a notification, Q2 by her assignment; Grace (two teams): Q1; Linus: nothing.
+    let load = p.read("output/pagerduty_oncall_load.csv");
+    let rows: Vec<&str> = load.lines().skip(1).collect();
+    assert_eq!(rows.len(), 4, "{load}");
+    assert!(rows[0].starts_with("Ada Lovelace,Payments,2,1"), "{load}");
+    insta::assert_snapshot!("extracted__pagerduty_oncall_load", load);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,6 +340,49 @@ async fn rate_limits_and_server_errors_are_waited_out() {
         "{}",
         out.stderr
     );
+    assert_eq!(p.files("raw_data/pagerduty_services").len(), 2);
+}
+
+/// RFC 9110 lets Retry-After be an HTTP-date as well as seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_may_be_an_http_date() {
+    let server = FakeServer::start().await;
+    let at = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3);
+    let date = jiff::fmt::rfc2822::DateTimePrinter::new()
+        .timestamp_to_rfc9110_string(&at)
+        .unwrap();
+    assert!(date.ends_with(" GMT"), "{date}");
+    server.add(
+        Route::get("/services")
+            .query("offset", "0")
+            .text(429, "")
+            .with_header("retry-after", &date)
+            .times(1)
+            .priority(1),
+    );
+    pagerduty(&server);
+    let p = Project::fixture("empty");
+    let started = std::time::Instant::now();
+    let out = run(
+        &p,
+        &server,
+        &["extract", "pagerduty", "--entity", "services"],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.transcript());
+    // The date has whole seconds, so the wait is 2 or 3 seconds (not the minute weir waits
+    // without a hint).
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("rate limited on GET /services"))
+        .unwrap_or_default();
+    assert!(
+        line.ends_with("waiting 2s") || line.ends_with("waiting 3s"),
+        "{}",
+        out.stderr
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
     assert_eq!(p.files("raw_data/pagerduty_services").len(), 2);
 }
 
@@ -313,378 +472,6 @@ async fn a_slow_vendor_times_out() {
     assert!(
         out.stderr
             .contains("GET /services?limit=100&offset=0 failed after 2 tries: timed out"),
-        "{}",
-        out.stderr
-    );
-}
-
-/// Sentry's `Link` header: both links always present, `results` says whether there is more.
-fn sentry_link(base: &str, next: Option<&str>) -> String {
-    let (results, cursor) = match next {
-        Some(c) => ("true", c),
-        None => ("false", "0:200:0"),
-    };
-    format!(
-        "<{base}?&cursor=0:0:1>; rel=\"previous\"; results=\"false\"; cursor=\"0:0:1\", <{base}?&cursor={cursor}>; rel=\"next\"; results=\"{results}\"; cursor=\"{cursor}\""
-    )
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sentry_follows_cursors_not_short_pages() {
-    let server = FakeServer::start().await;
-    let issues = format!("{}/api/0/organizations/acme/issues/", server.uri);
-    let issue = |id: &str, seen: &str| {
-        json!({"id": id, "shortId": format!("CHK-{id}"), "title": "boom", "status": "unresolved", "count": "3",
-               "userCount": 1, "firstSeen": seen, "lastSeen": seen, "project": {"id": "2", "slug": "checkout"}})
-    };
-    // A short page (the endpoint drops rows after paging) that still says results="true".
-    server.add(
-        Route::get("/api/0/organizations/acme/issues/")
-            .query("cursor", "0:100:0")
-            .json(200, json!([issue("12", "2026-11-03T08:00:00Z")]))
-            .with_header("link", &sentry_link(&issues, None)),
-    );
-    server.add(
-        Route::get("/api/0/organizations/acme/issues/")
-            .header("authorization", "Bearer sn-key")
-            .json(200, json!([issue("11", "2026-11-02T08:00:00Z")]))
-            .with_header("link", &sentry_link(&issues, Some("0:100:0"))),
-    );
-    for id in ["11", "12"] {
-        server.add(
-            Route::get(format!("/api/0/organizations/acme/issues/{id}/events/"))
-                .json(200, json!([{"id": "e1", "eventID": format!("ev{id}"), "event.type": "error", "groupID": id,
-                                   "dateCreated": "2026-11-02T08:00:00Z", "tags": []}]))
-                .with_header("link", &sentry_link(&format!("{}/x", server.uri), None)),
-        );
-    }
-    let p = Project::fixture("empty");
-    let env = [
-        ("SENTRY_API_KEY", "sn-key"),
-        ("SENTRY_ORG", "acme"),
-        ("SENTRY_BASE_URL", server.uri.as_str()),
-    ];
-    let out = p
-        .weir_async(
-            &[
-                "extract",
-                "sentry",
-                "--entity",
-                "issue_events",
-                "--since",
-                "2026-11-01",
-            ],
-            &env,
-        )
-        .await;
-    assert_eq!(out.code, 0, "{}", out.transcript());
-    assert_eq!(
-        p.files("raw_data/sentry_issues").len(),
-        2,
-        "a short page is not the last one"
-    );
-    let events = p.files("raw_data/sentry_issue_events");
-    assert_eq!(events.len(), 2, "{events:?}");
-    let page = json_file(&p, &format!("raw_data/sentry_issue_events/{}", events[0]));
-    assert_eq!(page["context"]["issue_id"], "11");
-    let state = json_file(&p, "raw_data/sentry.state.json");
-    assert_eq!(state["high_water"]["issues"], "2026-11-03T08:00:00Z");
-    let out = p
-        .weir_async(&["run-etl", "sentry_issues", "sentry_issue_events"], &[])
-        .await;
-    assert_eq!(out.code, 0, "{}", out.transcript());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn github_walks_repos_then_each_repo() {
-    let server = FakeServer::start().await;
-    let repo = |name: &str| {
-        json!({"id": 1, "name": name, "full_name": format!("acme/{name}"), "private": true, "archived": false,
-               "default_branch": "main", "created_at": "2024-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"})
-    };
-    let second = format!(
-        "{}/orgs/acme/repos?per_page=100&sort=full_name&page=2",
-        server.uri
-    );
-    server.add(
-        Route::get("/orgs/acme/repos")
-            .query("page", "2")
-            .json(200, json!([repo("web")])),
-    );
-    server.add(
-        Route::get("/orgs/acme/repos")
-            .header("x-github-api-version", "2022-11-28")
-            .json(200, json!([repo("api")]))
-            .with_header(
-                "link",
-                &format!("<{second}>; rel=\"next\", <{second}>; rel=\"last\""),
-            ),
-    );
-    server.add(Route::get("/repos/acme/api/hooks").json(
-        200,
-        json!([{"id": 7, "name": "web", "active": true, "events": ["push"],
-                "config": {"url": "https://ci.example/hook", "insecure_ssl": "0"},
-                "created_at": "2025-01-01T00:00:00Z", "updated_at": "2025-01-01T00:00:00Z", "last_response": null}]),
-    ));
-    server.add(Route::get("/repos/acme/web/hooks").json(404, json!({"message": "Not Found"})));
-    let p = Project::fixture("empty");
-    let env = [
-        ("GITHUB_TOKEN", "gh-token"),
-        ("GITHUB_ORG", "acme"),
-        ("GITHUB_BASE_URL", server.uri.as_str()),
-    ];
-    let out = p
-        .weir_async(&["extract", "github", "--entity", "repo_hooks"], &env)
-        .await;
-    assert_eq!(out.code, 0, "{}", out.transcript());
-    assert!(
-        out.stderr
-            .contains("note: no access to hooks of acme/web (HTTP 404)"),
-        "{}",
-        out.stderr
-    );
-    assert_eq!(p.files("raw_data/github_repos").len(), 2);
-    let hooks = p.files("raw_data/github_repo_hooks");
-    assert_eq!(hooks.len(), 1, "{hooks:?}");
-    let page = json_file(&p, &format!("raw_data/github_repo_hooks/{}", hooks[0]));
-    assert_eq!(page["context"]["repo"], "acme/api");
-    let out = p
-        .weir_async(&["run-etl", "github_repos", "github_repo_hooks"], &[])
-        .await;
-    assert_eq!(out.code, 0, "{}", out.transcript());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn datadog_pages_until_a_short_page() {
-    let server = FakeServer::start().await;
-    let monitor = |id: u64| {
-        json!({"id": id, "name": format!("m{id}"), "type": "query alert", "query": "avg:x{*} > 1",
-               "tags": ["service:checkout"], "overall_state": "OK",
-               "created": "2026-01-01T00:00:00.000000+00:00", "modified": "2026-01-01T00:00:00.000000+00:00"})
-    };
-    let full: Vec<Value> = (0..100).map(monitor).collect();
-    server.add(
-        Route::get("/api/v1/monitor")
-            .query("page", "0")
-            .header("dd-api-key", "dd-key")
-            .json(200, Value::Array(full)),
-    );
-    server.add(
-        Route::get("/api/v1/monitor")
-            .query("page", "1")
-            .json(200, json!([monitor(100)])),
-    );
-    let p = Project::fixture("empty");
-    let env = [
-        ("DATADOG_API_KEY", "dd-key"),
-        ("DATADOG_APPLICATION_KEY", "dd-app"),
-        ("DATADOG_BASE_URL", server.uri.as_str()),
-    ];
-    let out = p
-        .weir_async(&["extract", "datadog", "--entity", "monitors"], &env)
-        .await;
-    assert_eq!(out.code, 0, "{}", out.transcript());
-    assert_eq!(p.files("raw_data/datadog_monitors").len(), 2);
-    let out = p.weir_async(&["run-etl", "datadog_monitors"], &[]).await;
-    assert_eq!(out.code, 0, "{}", out.transcript());
-    assert!(out.stderr.contains("101 records"), "{}", out.stderr);
-}
-
-/// One vendor's first request, for the failure scenarios every vendor must survive.
-struct Vendor {
-    args: [&'static str; 4],
-    env: Vec<(&'static str, String)>,
-    token: &'static str,
-    path: &'static str,
-    ok: Value,
-    /// A rate limit in the vendor's own words: status and headers.
-    limited: (u16, Vec<(&'static str, String)>),
-}
-
-fn vendors(server: &FakeServer) -> Vec<Vendor> {
-    let soon = (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 1)
-    .to_string();
-    let uri = server.uri.clone();
-    vec![
-        Vendor {
-            args: ["extract", "pagerduty", "--entity", "services"],
-            env: vec![
-                ("PAGERDUTY_TOKEN", "pd-tok-1".into()),
-                ("PAGERDUTY_BASE_URL", uri.clone()),
-            ],
-            token: "pd-tok-1",
-            path: "/services",
-            ok: pd_page("services", vec![service("PS1", "Checkout")], 0, false),
-            limited: (429, vec![("ratelimit-reset", "1".into())]),
-        },
-        Vendor {
-            args: ["extract", "sentry", "--entity", "projects"],
-            env: vec![
-                ("SENTRY_API_KEY", "sn-tok-2".into()),
-                ("SENTRY_ORG", "acme".into()),
-                ("SENTRY_BASE_URL", uri.clone()),
-            ],
-            token: "sn-tok-2",
-            path: "/api/0/organizations/acme/projects/",
-            ok: json!([{"id": "2", "slug": "checkout", "name": "Checkout"}]),
-            limited: (429, vec![("x-sentry-rate-limit-reset", soon.clone())]),
-        },
-        Vendor {
-            args: ["extract", "github", "--entity", "teams"],
-            env: vec![
-                ("GITHUB_API_KEY", "gh-tok-3".into()),
-                ("GITHUB_ORG", "acme".into()),
-                ("GITHUB_BASE_URL", uri.clone()),
-            ],
-            token: "gh-tok-3",
-            path: "/orgs/acme/teams",
-            ok: json!([{"id": 1, "slug": "payments", "name": "Payments"}]),
-            // GitHub's exhausted primary limit is a 403 with nothing remaining.
-            limited: (
-                403,
-                vec![
-                    ("x-ratelimit-remaining", "0".into()),
-                    ("x-ratelimit-reset", soon),
-                ],
-            ),
-        },
-        Vendor {
-            args: ["extract", "datadog", "--entity", "synthetics"],
-            env: vec![
-                ("DATADOG_API_KEY", "dd-tok-4".into()),
-                ("DATADOG_APPLICATION_KEY", "dd-app-4".into()),
-                ("DATADOG_BASE_URL", uri),
-            ],
-            token: "dd-tok-4",
-            path: "/api/v1/synthetics/tests",
-            ok: json!({"tests": [{"public_id": "abc-def-123", "name": "login", "status": "live"}]}),
-            limited: (429, vec![("x-ratelimit-reset", "1".into())]),
-        },
-    ]
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_vendor_survives_limits_errors_and_bad_answers() {
-    let scenarios = ["rate limited", "500 twice", "401", "not JSON", "too slow"];
-    for scenario in scenarios {
-        let server = FakeServer::start().await;
-        for v in vendors(&server) {
-            let first = Route::get(v.path).priority(1);
-            match scenario {
-                "rate limited" => {
-                    let mut r = first.text(v.limited.0, "slow down").times(1);
-                    for (k, val) in &v.limited.1 {
-                        r = r.with_header(k, val);
-                    }
-                    server.add(r);
-                }
-                "500 twice" => server.add(first.text(500, "oops").times(2)),
-                "401" => server.add(first.json(401, json!({"message": "Bad credentials"}))),
-                "not JSON" => server.add(first.text(200, "<html>")),
-                _ => server.add(first.json(200, v.ok.clone()).delay(Duration::from_secs(3))),
-            }
-            server.add(Route::get(v.path).json(200, v.ok.clone()));
-            let p = Project::fixture("empty");
-            let env: Vec<(&str, &str)> = v.env.iter().map(|(k, val)| (*k, val.as_str())).collect();
-            let mut args = v.args.to_vec();
-            args.extend(["--timeout", "0.5", "--retries", "2"]);
-            let out = p.weir_async(&args, &env).await;
-            let what = format!("{} / {scenario}:\n{}", v.args[1], out.transcript());
-            // Pages are the files inside the vendor's folders (not .gitkeep or the state file).
-            let pages = p
-                .files("raw_data")
-                .into_iter()
-                .filter(|f| f.contains('/'))
-                .count();
-            match scenario {
-                "rate limited" => {
-                    assert_eq!(out.code, 0, "{what}");
-                    assert!(
-                        out.stderr.contains(": rate limited on GET")
-                            && out.stderr.contains("; waiting "),
-                        "{what}"
-                    );
-                    assert_eq!(pages, 1, "{what}");
-                }
-                "500 twice" => {
-                    assert_eq!(out.code, 0, "{what}");
-                    assert_eq!(
-                        out.stderr.matches("HTTP 500; retrying in").count(),
-                        2,
-                        "{what}"
-                    );
-                    assert_eq!(pages, 1, "{what}");
-                }
-                "401" => {
-                    assert_eq!(out.code, 1, "{what}");
-                    assert!(out.stderr.contains("was refused (HTTP 401)"), "{what}");
-                    assert_eq!(pages, 0, "{what}");
-                }
-                "not JSON" => {
-                    assert_eq!(out.code, 1, "{what}");
-                    assert!(
-                        out.stderr
-                            .contains("answered with a body weir cannot read: not JSON"),
-                        "{what}"
-                    );
-                    assert_eq!(pages, 0, "{what}");
-                }
-                _ => {
-                    // Three tries of 0.5 s each, then the answer arrives too late every time.
-                    assert_eq!(out.code, 2, "{what}");
-                    assert!(
-                        out.stderr.contains("failed after 3 tries: timed out"),
-                        "{what}"
-                    );
-                }
-            }
-            assert!(!out.stderr.contains(v.token), "{what}");
-            assert!(
-                p.files("raw_data").iter().all(|f| !f.contains(".tmp")),
-                "{what}"
-            );
-        }
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unusable_settings_are_named() {
-    let p = Project::fixture("empty");
-    let out = p
-        .weir_async(
-            &["extract", "pagerduty"],
-            &[("PAGERDUTY_SECRET", "abc\u{7}def")],
-        )
-        .await;
-    assert_eq!(out.code, 1, "{}", out.transcript());
-    assert!(
-        out.stderr
-            .contains("error: pagerduty: PAGERDUTY_SECRET cannot be sent"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        !out.stderr.contains("abc"),
-        "the token was printed: {}",
-        out.stderr
-    );
-    let out = p
-        .weir_async(
-            &["extract", "datadog"],
-            &[
-                ("DATADOG_API_KEY", "k"),
-                ("DATADOG_APPLICATION_KEY", "a"),
-                ("DATADOG_BASE_URL", "not a url"),
-            ],
-        )
-        .await;
-    assert_eq!(out.code, 1, "{}", out.transcript());
-    assert!(
-        out.stderr.contains("DATADOG_BASE_URL is not a usable URL"),
         "{}",
         out.stderr
     );
