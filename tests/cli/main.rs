@@ -1,5 +1,6 @@
 //! Integration tests: the real `weir` binary on project folders copied to a temp dir.
 
+mod docs;
 mod engines;
 mod errors;
 mod extract;
