@@ -93,8 +93,12 @@ impl Pages {
     }
 }
 
+/// The fetch time a page keeps, to the millisecond: it is the version of every record on the page,
+/// and two fetches within one second must not tie.
 fn now() -> String {
-    super::iso(Timestamp::now())
+    Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
 }
 
 /// The headers worth keeping with a page: paging and rate limits. Never auth.

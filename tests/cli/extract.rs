@@ -250,7 +250,12 @@ async fn pages_land_as_envelopes_and_load() {
     assert_eq!(page["source"], "pagerduty");
     assert_eq!(page["endpoint"], "/services");
     assert_eq!(page["params"]["offset"], "0");
-    assert!(page["fetched_at"].as_str().unwrap().ends_with('Z'));
+    let fetched_at = page["fetched_at"].as_str().unwrap();
+    // UTC to the millisecond: 2026-12-02T05:28:58.123Z
+    assert!(
+        fetched_at.len() == 24 && fetched_at.ends_with('Z') && &fetched_at[19..20] == ".",
+        "{fetched_at}"
+    );
     assert_eq!(page["body"]["services"][0]["id"], "PS1");
     // The high-water mark is the latest incident seen.
     let state = json_file(&p, "raw_data/pagerduty.state.json");
