@@ -145,80 +145,82 @@ pub(crate) fn etl(
     let mut stats: Vec<SourceStats> = Vec::new();
     let mut opts = opts.clone();
     let engine_name = engine.kind().name();
-    {
-        let mut tx = engine.begin_load()?;
-        bookkeeping::ensure(tx.as_mut())?;
-        opts.load_id = bookkeeping::next_load_id(tx.as_mut())?;
-        for m in &mappers {
-            stats.push(load::load_source(
-                m,
-                &settings.root,
-                Some(tx.as_mut()),
-                &opts,
-                &mut problems,
-            )?);
-        }
-        if problems.list.is_empty() {
-            for s in &stats {
-                let t = &s.tally;
-                if t.records_read != t.loaded + t.rejected + t.superseded {
-                    return Err(Error::Internal(anyhow::anyhow!(
-                        "the books of `{}` do not balance: {} read, {} loaded, {} rejected, {} superseded; nothing was loaded",
-                        s.source,
-                        t.records_read,
-                        t.loaded,
-                        t.rejected,
-                        t.superseded
-                    )));
-                }
-            }
-            let (total, per_source) = totals(&stats);
-            let row = LoadRow {
-                id: opts.load_id,
-                started_at: &started,
-                ended_at: &now(),
-                engine: engine_name,
-                status: if total.rejected > 0 { "partial" } else { "ok" },
-                on_error: opts.on_error.name(),
-                total: &total,
-            };
-            bookkeeping::record_load(tx.as_mut(), &row, &per_source)?;
-            tx.commit()?;
-        } else {
-            // Dropping the load rolls it back: the database stays exactly as it was.
-            drop(tx);
-            let (total, per_source) = totals(&stats);
-            let row = LoadRow {
-                id: opts.load_id,
-                started_at: &started,
-                ended_at: &now(),
-                engine: engine_name,
-                status: "failed",
-                on_error: opts.on_error.name(),
-                total: &Tally {
-                    loaded: 0,
-                    superseded: 0,
-                    removed: 0,
-                    ..total
-                },
-            };
-            // The failed run is noted in its own small transaction; if even that fails (a full
-            // disk, say), the problems below are what matters.
-            let _ = record_failed(engine, &row, &per_source);
-            let mut list = problems.into_diagnostics();
-            list.push(Diagnostic::note(
-                "nothing was loaded; the database is unchanged",
-            ));
-            if opts.on_error == OnError::Fail {
-                list.push(Diagnostic::note(
-                    "`--on-error quarantine` would set the bad records aside and load the rest",
-                ));
-            }
-            return Err(Error::Problems(list));
+    let mut tx = engine.begin_load()?;
+    bookkeeping::ensure(tx.as_mut())?;
+    opts.load_id = bookkeeping::next_load_id(tx.as_mut())?;
+    for m in &mappers {
+        let source = load::load_source(m, &settings.root, Some(tx.as_mut()), &opts, &mut problems)?;
+        stats.push(source);
+    }
+    let (total, per_source) = totals(&stats);
+    let mut row = LoadRow {
+        id: opts.load_id,
+        started_at: &started,
+        ended_at: &now(),
+        engine: engine_name,
+        status: if total.rejected > 0 { "partial" } else { "ok" },
+        on_error: opts.on_error.name(),
+        total: &total,
+    };
+    if !problems.list.is_empty() {
+        // Dropping the load rolls it back: the database stays exactly as it was.
+        drop(tx);
+        let nothing = Tally {
+            loaded: 0,
+            superseded: 0,
+            removed: 0,
+            ..total.clone()
+        };
+        row.status = "failed";
+        row.total = &nothing;
+        // The failed run is noted in its own small transaction; if even that fails (a full
+        // disk, say), the problems are what matters.
+        let _ = record_failed(engine, &row, &per_source);
+        return Err(failed(problems, opts.on_error));
+    }
+    check_books(&stats)?;
+    bookkeeping::record_load(tx.as_mut(), &row, &per_source)?;
+    tx.commit()?;
+    Ok(say_books(settings, &stats, opts.load_id))
+}
+
+/// Every source's books balance: records read = written + rejected + superseded.
+fn check_books(stats: &[SourceStats]) -> Result<()> {
+    for s in stats {
+        let t = &s.tally;
+        if t.records_read != t.loaded + t.rejected + t.superseded {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "the books of `{}` do not balance: {} read, {} loaded, {} rejected, {} superseded; \
+                 nothing was loaded",
+                s.source,
+                t.records_read,
+                t.loaded,
+                t.rejected,
+                t.superseded
+            )));
         }
     }
+    Ok(())
+}
+
+/// The problems of a load that wrote nothing, with what to do next.
+fn failed(problems: Problems, on_error: OnError) -> Error {
+    let mut list = problems.into_diagnostics();
+    list.push(Diagnostic::note(
+        "nothing was loaded; the database is unchanged",
+    ));
+    if on_error == OnError::Fail {
+        list.push(Diagnostic::note(
+            "`--on-error quarantine` would set the bad records aside and load the rest",
+        ));
+    }
+    Error::Problems(list)
+}
+
+/// Says what each source's load did; returns how many records were set aside.
+fn say_books(settings: &Settings, stats: &[SourceStats], load_id: i64) -> usize {
     let mut rejected = 0;
-    for s in &stats {
+    for s in stats {
         for file in &s.skipped {
             settings.say(format!(
                 "warning: skipped `{file}`: raw files end in .json, .jsonl, .ndjson, .yaml or .yml"
@@ -228,47 +230,46 @@ pub(crate) fn etl(
             settings.say(format!("warning: skipped `{file}`: it is empty"));
         }
         for d in &s.rejected {
-            let shown = d.to_string();
-            settings.say(
-                shown
-                    .strip_prefix("error: ")
-                    .map_or(shown.clone(), |rest| format!("set aside: {rest}")),
-            );
+            let text = d.to_string();
+            let line = text
+                .strip_prefix("error: ")
+                .map_or(text.clone(), |rest| format!("set aside: {rest}"));
+            settings.say(line);
         }
-        let t = &s.tally;
-        rejected += t.rejected;
-        let mut extra = String::new();
-        if t.rejected > 0 {
-            extra.push_str(&format!(" {:>6} rejected", t.rejected));
-        }
-        if t.removed > 0 {
-            extra.push_str(&format!(" {:>6} removed", t.removed));
-        }
-        if t.files_unchanged > 0 {
-            extra.push_str(&format!(" ({} files unchanged)", t.files_unchanged));
-        }
-        if t.files == 0 && t.files_unchanged > 0 && t.removed == 0 {
-            settings.say(format!(
-                "unchanged {:<25} {:>4} files",
-                s.source, t.files_unchanged
-            ));
-            continue;
-        }
-        settings.say(format!(
-            "loaded {:<28} {:>4} files {:>7} records {:>7} written {:>6} superseded{extra}",
-            s.source, t.files, t.records_read, t.loaded, t.superseded
-        ));
+        rejected += s.tally.rejected;
+        settings.say(source_line(s));
     }
     if let Some(mb) = peak_memory_mb() {
         settings.detail(format!("peak memory {mb:.1} MB"));
     }
     if rejected > 0 {
         settings.say(format!(
-            "{rejected} records set aside in the table weir_rejected (load {}); fix them and run again",
-            opts.load_id
+            "{rejected} records set aside in the table weir_rejected (load {load_id}); fix them and run again"
         ));
     }
-    Ok(rejected)
+    rejected
+}
+
+/// One source's line: `loaded …` with its counts, or `unchanged …` when no file was read.
+fn source_line(s: &SourceStats) -> String {
+    let t = &s.tally;
+    if t.files == 0 && t.files_unchanged > 0 && t.removed == 0 {
+        return format!("unchanged {:<25} {:>4} files", s.source, t.files_unchanged);
+    }
+    let mut extra = String::new();
+    if t.rejected > 0 {
+        extra.push_str(&format!(" {:>6} rejected", t.rejected));
+    }
+    if t.removed > 0 {
+        extra.push_str(&format!(" {:>6} removed", t.removed));
+    }
+    if t.files_unchanged > 0 {
+        extra.push_str(&format!(" ({} files unchanged)", t.files_unchanged));
+    }
+    format!(
+        "loaded {:<28} {:>4} files {:>7} records {:>7} written {:>6} superseded{extra}",
+        s.source, t.files, t.records_read, t.loaded, t.superseded
+    )
 }
 
 fn totals(stats: &[SourceStats]) -> (Tally, Vec<(String, Tally)>) {

@@ -111,7 +111,7 @@ fn quoted_commands() -> Vec<Quoted> {
     out
 }
 
-/// A synopsis as command lines to try: `[--since T]` is `--since T`, `[NAME...]` is `NAME`, and
+/// A synopsis as command lines to try: `[--since TIME]` is `--since 2026-01-01`, `[NAME...]` is `NAME`, and
 /// `<a|b>` or `a|b` gives one command line per choice. A lone subcommand (`weir extract`, as prose
 /// names it) is tried with `--help`, which checks the name alone; `weir …` stands for any command.
 fn command_lines(synopsis: &str) -> Vec<Vec<String>> {
@@ -122,6 +122,8 @@ fn command_lines(synopsis: &str) -> Vec<Vec<String>> {
     }
     let mut lines = vec![vec!["weir".to_string()]];
     for word in &words {
+        // A placeholder for a time stands for a valid one.
+        let word = if *word == "TIME" { "2026-01-01" } else { *word };
         let choices: Vec<&str> = word
             .trim_start_matches('<')
             .trim_end_matches('>')
