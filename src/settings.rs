@@ -32,15 +32,7 @@ pub struct Settings {
 
 impl Settings {
     pub fn resolve(args: &GlobalArgs) -> Result<Settings, Error> {
-        let root = match &args.root {
-            Some(r) => r.clone(),
-            None => std::env::current_dir().map_err(anyhow::Error::from)?,
-        };
-        if !root.is_dir() {
-            return Err(Error::problem(
-                Diagnostic::new("the project folder does not exist").at(Location::file(root.display().to_string())).hint("pass `--root DIR` with a folder holding raw_data/, schemas/, mappers/ and queries/"),
-            ));
-        }
+        let root = project_root(args)?;
         let env = read_dotenv(&root)?;
         let mut settings = Settings {
             root,
@@ -62,55 +54,15 @@ impl Settings {
             Some(e) => Some(e.clone()),
             None => settings.var("WEIR_ENGINE"),
         };
-        let explicit_db = args
-            .db
-            .clone()
-            .or_else(|| {
-                std::env::var_os("WEIR_DB")
-                    .filter(|v| !v.is_empty())
-                    .map(PathBuf::from)
-            })
-            .or_else(|| {
-                settings
-                    .env
-                    .get("WEIR_DB")
-                    .filter(|v| !v.is_empty())
-                    .map(PathBuf::from)
-            });
-        settings.engine = match named {
-            Some(name) => Kind::parse(&name).ok_or_else(|| {
-                let mut d =
-                    Diagnostic::new(format!("unknown engine `{name}`")).field("WEIR_ENGINE");
-                d.hint = crate::error::did_you_mean(&name, Kind::NAMES)
-                    .or_else(|| Some("use `sqlite` or `duckdb`".into()));
-                Error::problem(d)
-            })?,
-            None if explicit_db
-                .as_ref()
-                .is_some_and(|p| p.extension().is_some_and(|e| e == "duckdb")) =>
-            {
-                Kind::DuckDb
-            }
-            None => Kind::Sqlite,
-        };
-        if !settings.engine.available() {
-            return Err(Error::problem(
-                Diagnostic::new(format!("this build of weir has no {} engine", settings.engine.name()))
-                    .hint("build with the default features (`cargo build --release`) to include DuckDB, or use `--engine sqlite`"),
-            ));
-        }
+        let explicit_db = args.db.clone().or_else(|| {
+            settings
+                .var("WEIR_DB")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        });
+        settings.engine = engine_kind(named, explicit_db.as_deref())?;
         if let Some(size) = settings.var("WEIR_DUCKDB_MEMORY") {
-            settings.duckdb_memory = Some(parse_size(&size).ok_or_else(|| {
-                Error::problem(
-                    Diagnostic::new(format!(
-                        "`{size}` is not an amount of memory from 1MB to 1PB"
-                    ))
-                    .field("WEIR_DUCKDB_MEMORY")
-                    .hint(
-                        "write a size such as `512MB` or `2GB` (or remove it to let weir size it)",
-                    ),
-                )
-            })?);
+            settings.duckdb_memory = Some(duckdb_memory(&size)?);
         }
         let memory = args.in_memory
             || settings
@@ -120,7 +72,7 @@ impl Settings {
             None
         } else {
             // One rule however it is named (flag, environment, .env): a relative path is in the
-            // project folder, not the working directory (issue 12).
+            // project folder, not the working directory.
             let db = explicit_db.unwrap_or_else(|| {
                 PathBuf::from(format!("warehouse.{}", settings.engine.extension()))
             });
@@ -152,6 +104,57 @@ impl Settings {
             eprintln!("{}", message.as_ref());
         }
     }
+}
+
+/// The project folder: `--root`, or the working directory.
+fn project_root(args: &GlobalArgs) -> Result<PathBuf, Error> {
+    let root = match &args.root {
+        Some(r) => r.clone(),
+        None => std::env::current_dir().map_err(anyhow::Error::from)?,
+    };
+    if !root.is_dir() {
+        return Err(Error::problem(
+            Diagnostic::new("the project folder does not exist")
+                .at(Location::file(root.display().to_string()))
+                .hint("pass `--root DIR` with a folder holding raw_data/, schemas/, mappers/ and queries/"),
+        ));
+    }
+    Ok(root)
+}
+
+/// The engine `named` (flag or WEIR_ENGINE), else DuckDB for a `.duckdb` database, else SQLite.
+fn engine_kind(named: Option<String>, db: Option<&std::path::Path>) -> Result<Kind, Error> {
+    let kind = match named {
+        Some(name) => Kind::parse(&name).ok_or_else(|| {
+            let mut d = Diagnostic::new(format!("unknown engine `{name}`")).field("WEIR_ENGINE");
+            d.hint = crate::error::did_you_mean(&name, Kind::NAMES)
+                .or_else(|| Some("use `sqlite` or `duckdb`".into()));
+            Error::problem(d)
+        })?,
+        None if db.is_some_and(|p| p.extension().is_some_and(|e| e == "duckdb")) => Kind::DuckDb,
+        None => Kind::Sqlite,
+    };
+    if !kind.available() {
+        return Err(Error::problem(
+            Diagnostic::new(format!("this build of weir has no {} engine", kind.name())).hint(
+                "build with the default features (`cargo build --release`) to include DuckDB, or use `--engine sqlite`",
+            ),
+        ));
+    }
+    Ok(kind)
+}
+
+/// WEIR_DUCKDB_MEMORY in bytes.
+fn duckdb_memory(size: &str) -> Result<u64, Error> {
+    parse_size(size).ok_or_else(|| {
+        Error::problem(
+            Diagnostic::new(format!(
+                "`{size}` is not an amount of memory from 1MB to 1PB"
+            ))
+            .field("WEIR_DUCKDB_MEMORY")
+            .hint("write a size such as `512MB` or `2GB` (or remove it to let weir size it)"),
+        )
+    })
 }
 
 /// `512MB`, `2 GiB`, `1.5GB`, `1000000` (bytes): the bytes it names, from 1MB to 1PB. Less
