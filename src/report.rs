@@ -233,12 +233,7 @@ fn write_temp(
     temp: &Path,
     format: Format,
 ) -> Result<Option<usize>, QueryError> {
-    let sql = crate::engine::report_statement(sql).map_err(|message| {
-        QueryError::Sql(crate::engine::SqlError {
-            message,
-            offset: None,
-        })
-    })?;
+    // The engine checks that the report is one statement that only reads, before any of it runs.
     if format == Format::Parquet {
         return engine.write_parquet(sql, temp).map(|()| None);
     }

@@ -19,10 +19,20 @@ pub struct Schema {
 pub fn read(root: &Path, engine: &dyn Engine) -> Result<Schema, Vec<Diagnostic>> {
     let dir = root.join("schemas");
     let mut paths: Vec<_> = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "sql"))
-            .collect(),
+        // An entry that cannot be read is an error, never a schema file left out.
+        Ok(entries) => match entries.collect::<Result<Vec<_>, _>>() {
+            Ok(entries) => entries
+                .into_iter()
+                .map(|e| e.path())
+                .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "sql"))
+                .collect(),
+            Err(e) => {
+                return Err(vec![
+                    Diagnostic::new(format!("cannot read the schemas folder: {e}"))
+                        .at(Location::file("schemas/")),
+                ]);
+            }
+        },
         Err(e) => {
             return Err(vec![
                 Diagnostic::new(format!("cannot read the schemas folder: {e}"))
@@ -121,22 +131,50 @@ fn bad_name(name: &str) -> Option<&'static str> {
     }
 }
 
-/// How one table on disk differs from its declaration, in words; empty when it does not.
+/// How one table on disk differs from its declaration, in words; empty when it does not. Both
+/// come from the same engine's own account of a table, so like is compared with like.
 pub fn differences(declared: &Table, actual: &Table) -> Vec<String> {
     let mut out = Vec::new();
     for c in &declared.columns {
-        match actual.column(&c.name) {
-            None => out.push(format!("column `{}` is missing", c.name)),
-            Some(a) if a.declared != c.declared => out.push(format!(
+        let Some(a) = actual.column(&c.name) else {
+            out.push(format!("column `{}` is missing", c.name));
+            continue;
+        };
+        if a.declared != c.declared {
+            out.push(format!(
                 "column `{}` is {} on disk but {} in the schema",
                 c.name, a.declared, c.declared
-            )),
-            Some(a) if (a.pk > 0) != (c.pk > 0) => out.push(format!(
+            ));
+        }
+        if (a.pk > 0) != (c.pk > 0) {
+            out.push(format!(
                 "column `{}` is {}part of the primary key on disk",
                 c.name,
                 if a.pk > 0 { "" } else { "not " }
-            )),
-            Some(_) => {}
+            ));
+        }
+        if a.notnull != c.notnull {
+            let (yes, no) = if c.notnull {
+                ("in the schema", "on disk")
+            } else {
+                ("on disk", "in the schema")
+            };
+            out.push(format!(
+                "column `{}` is NOT NULL {yes} but not {no}",
+                c.name
+            ));
+        }
+        if a.default != c.default {
+            let shown = |d: &Option<String>| {
+                d.as_ref()
+                    .map_or("no DEFAULT".into(), |d| format!("DEFAULT `{d}`"))
+            };
+            out.push(format!(
+                "column `{}` has {} on disk but {} in the schema",
+                c.name,
+                shown(&a.default),
+                shown(&c.default)
+            ));
         }
     }
     for a in &actual.columns {
@@ -146,6 +184,29 @@ pub fn differences(declared: &Table, actual: &Table) -> Vec<String> {
                 a.name
             ));
         }
+    }
+    let named = |check: &crate::engine::Check| match check.columns.as_slice() {
+        [] => format!("CHECK ({})", check.expression),
+        [one] => format!("CHECK ({}) of column `{one}`", check.expression),
+        many => format!(
+            "CHECK ({}) of columns `{}`",
+            check.expression,
+            many.join("`, `")
+        ),
+    };
+    for c in declared
+        .checks
+        .iter()
+        .filter(|c| !actual.checks.contains(c))
+    {
+        out.push(format!("{} is in the schema but not on disk", named(c)));
+    }
+    for c in actual
+        .checks
+        .iter()
+        .filter(|c| !declared.checks.contains(c))
+    {
+        out.push(format!("{} is on disk but not in the schema", named(c)));
     }
     out
 }

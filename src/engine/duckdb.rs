@@ -22,7 +22,7 @@ use duckdb::arrow::datatypes::{Field, Schema};
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::types::{TimeUnit, ToSqlOutput, ValueRef};
 use duckdb::vtab::arrow::{ArrowBatchRegistration, ArrowVTab};
-use duckdb::{Connection, ToSql};
+use duckdb::{Connection, OptionalExt, ToSql};
 
 use super::{
     ChildSpec, Column, Counts, Engine, Kind, Load, MergeRefused, QueryError, RowSink, SqlError,
@@ -47,6 +47,9 @@ pub struct DuckDb {
     path: Option<std::path::PathBuf>,
     /// `WEIR_DUCKDB_MEMORY`, when set.
     load_memory: Option<u64>,
+    /// Runs reports only, each in a read-only transaction (a database in memory has no
+    /// read-only mode of its own).
+    reports_only: bool,
 }
 
 impl DuckDb {
@@ -72,6 +75,7 @@ impl DuckDb {
             conn,
             path: db.map(Path::to_path_buf),
             load_memory: None,
+            reports_only: read_only,
         })
     }
 
@@ -193,8 +197,9 @@ fn read_tables(conn: &Connection) -> duckdb::Result<Vec<Table>> {
     let mut tables = Vec::new();
     for (name, sql, pk) in rows {
         let pk: Vec<&str> = pk.split('\u{1f}').filter(|s| !s.is_empty()).collect();
-        let mut info =
-            conn.prepare("SELECT name, type, \"notnull\" FROM pragma_table_info(?) ORDER BY cid")?;
+        let mut info = conn.prepare(
+            "SELECT name, type, \"notnull\", dflt_value FROM pragma_table_info(?) ORDER BY cid",
+        )?;
         let columns = info
             .query_map([&name], |r| {
                 let name: String = r.get(0)?;
@@ -203,13 +208,45 @@ fn read_tables(conn: &Connection) -> duckdb::Result<Vec<Table>> {
                     declared: r.get::<_, String>(1)?.to_uppercase(),
                     pk: position,
                     notnull: r.get(2)?,
+                    default: r.get(3)?,
                     name,
                 })
             })?
             .collect::<Result<_, _>>()?;
-        tables.push(Table { name, columns, sql });
+        let checks = read_checks(conn, &name)?;
+        tables.push(Table {
+            name,
+            columns,
+            checks,
+            sql,
+        });
     }
     Ok(tables)
+}
+
+/// The CHECK constraints of `table` as DuckDB keeps them: its own text of each expression, and
+/// the columns the expression reads.
+fn read_checks(conn: &Connection, table: &str) -> duckdb::Result<Vec<super::Check>> {
+    let mut stmt = conn.prepare(
+        "SELECT expression, list_aggr(constraint_column_names, 'string_agg', chr(31)) \
+         FROM duckdb_constraints() \
+         WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ? \
+           AND constraint_type = 'CHECK' \
+         ORDER BY constraint_index",
+    )?;
+    stmt.query_map([table], |r| {
+        let columns: Option<String> = r.get(1)?;
+        Ok(super::Check {
+            expression: r.get(0)?,
+            columns: columns
+                .unwrap_or_default()
+                .split('\u{1f}')
+                .filter(|c| !c.is_empty())
+                .map(String::from)
+                .collect(),
+        })
+    })?
+    .collect()
 }
 
 /// Rebuilds the new table `name` without its PRIMARY KEY and records `key` as its key instead.
@@ -412,7 +449,8 @@ impl Engine for DuckDb {
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .ok();
+            .optional()
+            .map_err(sql_error)?;
         if let Some((kind, name)) = other {
             return Err(super::only_tables(&kind, &name));
         }
@@ -422,7 +460,8 @@ impl Engine for DuckDb {
                 [],
                 |r| r.get(0),
             )
-            .ok();
+            .optional()
+            .map_err(sql_error)?;
         if let Some(table) = foreign {
             return Err(SqlError {
                 message: format!(
@@ -492,19 +531,52 @@ impl Engine for DuckDb {
     }
 
     fn read_only(&mut self) -> anyhow::Result<()> {
-        // A database in memory has nothing a report could damage for later.
-        if let Some(path) = self.path.clone() {
-            *self = DuckDb::open(Some(&path), true)?.load_memory(self.load_memory);
+        match self.path.clone() {
+            // A file is opened again in DuckDB's read-only mode, which also lets other readers in.
+            Some(path) => *self = DuckDb::open(Some(&path), true)?.load_memory(self.load_memory),
+            // A database in memory has no read-only mode: each report runs in a read-only
+            // transaction (`reading`), so one report cannot change what the next one reads.
+            None => self.reports_only = true,
         }
         Ok(())
     }
 
     fn check_query(&self, sql: &str) -> Result<(), SqlError> {
-        self.conn.prepare(sql).map(|_| ()).map_err(sql_error)
+        self.reading(|| {
+            self.one_select(sql)?;
+            self.conn.prepare(sql).map(|_| ()).map_err(sql_error)
+        })
     }
 
     fn query(&self, sql: &str, sink: &mut dyn RowSink) -> Result<(), QueryError> {
+        self.reading(|| self.report_rows(sql, sink))
+    }
+
+    fn write_parquet(&self, sql: &str, path: &Path) -> Result<(), QueryError> {
+        self.reading(|| self.report_parquet(sql, path))
+    }
+}
+
+impl DuckDb {
+    /// Runs `f` in a read-only transaction, rolled back after, once `read_only` ran: whatever a
+    /// report runs cannot change the database, and a failed report leaves no aborted
+    /// transaction to the next.
+    fn reading<T, E: From<SqlError>>(&self, f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        if !self.reports_only {
+            return f();
+        }
+        self.conn
+            .execute_batch("BEGIN TRANSACTION READ ONLY")
+            .map_err(|e| E::from(sql_error(e)))?;
+        let result = f();
+        // A failed rollback leaves the transaction to be discarded with the connection.
+        let _ = self.conn.execute_batch("ROLLBACK");
+        result
+    }
+
+    fn report_rows(&self, sql: &str, sink: &mut dyn RowSink) -> Result<(), QueryError> {
         let sql_err = |e: duckdb::Error| QueryError::Sql(sql_error(e));
+        self.one_select(sql).map_err(QueryError::Sql)?;
         let mut stmt = self.conn.prepare(sql).map_err(sql_err)?;
         let mut rows = stmt.query([]).map_err(sql_err)?;
         let names: Vec<String> = rows.as_ref().map(|s| s.column_names()).unwrap_or_default();
@@ -526,18 +598,93 @@ impl Engine for DuckDb {
         Ok(())
     }
 
-    fn write_parquet(&self, sql: &str, path: &Path) -> Result<(), QueryError> {
-        // `sql` is one checked statement (`report_statement`); prepare it alone first so a
-        // mistake in it is reported as the query's, not the COPY's.
+    fn report_parquet(&self, sql: &str, path: &Path) -> Result<(), QueryError> {
+        // Checked and prepared alone first, so a mistake in it is reported as the query's, not
+        // the COPY's.
+        self.one_select(sql).map_err(QueryError::Sql)?;
         self.conn
             .prepare(sql)
             .map_err(|e| QueryError::Sql(sql_error(e)))?;
-        let query = sql;
+        let query = self
+            .without_closing_semicolon(sql)
+            .map_err(QueryError::Sql)?;
         let target = path.to_string_lossy().replace('\'', "''");
+        // The line break ends a comment the query may close with.
         let copy = format!("COPY ({query}\n) TO '{target}' (FORMAT parquet)");
         self.conn
             .execute_batch(&copy)
             .map_err(|e| QueryError::Sql(sql_error(e)))
+    }
+}
+
+/// How DuckDB's parser reads a report: `json_serialize_sql` parses the text as preparing it
+/// would and serialises it only when every statement in it is a SELECT.
+#[derive(Debug, PartialEq)]
+enum Parsed {
+    Selects(Vec<serde_json::Value>),
+    NotSelect,
+    /// DuckDB's message and the byte offset it points at.
+    Invalid(String, Option<usize>),
+}
+
+impl DuckDb {
+    fn parse(&self, sql: &str) -> Result<Parsed, SqlError> {
+        let text: String = self
+            .conn
+            .query_row("SELECT json_serialize_sql(?::VARCHAR)", [sql], |r| r.get(0))
+            .map_err(sql_error)?;
+        let mut json: serde_json::Value = serde_json::from_str(&text).map_err(|e| SqlError {
+            message: format!("cannot read DuckDB's parse of the query: {e}"),
+            offset: None,
+        })?;
+        if json["error"] != true {
+            let statements = json["statements"].take();
+            return Ok(Parsed::Selects(match statements {
+                serde_json::Value::Array(list) => list,
+                _ => Vec::new(),
+            }));
+        }
+        if json["error_type"] != "parser" {
+            return Ok(Parsed::NotSelect);
+        }
+        let message = json["error_message"].as_str().unwrap_or_default();
+        let offset = json["position"].as_str().and_then(|p| p.parse().ok());
+        Ok(Parsed::Invalid(format!("Parser Error: {message}"), offset))
+    }
+
+    /// Checks that a report is exactly one SELECT statement before any of it runs: the duckdb
+    /// crate's `prepare` runs every statement but the last, so no hand-written scanner (which
+    /// would have to know DuckDB's dollar quotes, `$$…$$` and `$tag$…$tag$`) decides this.
+    fn one_select(&self, sql: &str) -> Result<(), SqlError> {
+        match self.parse(sql)? {
+            Parsed::Selects(list) if list.len() == 1 => Ok(()),
+            Parsed::Selects(list) if list.is_empty() => Err(SqlError {
+                message: "the report holds no statement; write a SELECT".into(),
+                offset: None,
+            }),
+            Parsed::Selects(_) => Err(super::one_statement()),
+            Parsed::NotSelect => Err(super::must_only_read()),
+            Parsed::Invalid(message, offset) => Err(SqlError { message, offset }),
+        }
+    }
+
+    /// `sql`, one checked SELECT, without the `;` that may close it (COPY wraps it in
+    /// parentheses): the last `;` with only blanks and comments after it goes when DuckDB parses
+    /// the text without it to the very same statement, so a `;` inside a string stays.
+    fn without_closing_semicolon(&self, sql: &str) -> Result<String, SqlError> {
+        let Some(semicolon) = sql
+            .rmatch_indices(';')
+            .map(|(i, _)| i)
+            .find(|&i| super::skip_blank(&sql[i + 1..]).is_empty())
+        else {
+            return Ok(sql.to_string());
+        };
+        let candidate = format!("{}{}", &sql[..semicolon], &sql[semicolon + 1..]);
+        if self.parse(&candidate)? == self.parse(sql)? {
+            Ok(candidate)
+        } else {
+            Ok(sql.to_string())
+        }
     }
 }
 
@@ -1268,6 +1415,85 @@ mod tests {
             without_primary_key("CREATE TABLE t (primary_key INT)"),
             None
         );
+    }
+
+    #[test]
+    fn a_report_reads_one_statement_and_nothing_else_even_in_memory() {
+        use crate::engine::{Rows, WRITING_REPORTS};
+        let mut engine = DuckDb::open(None, false).unwrap();
+        engine
+            .conn
+            .execute_batch("CREATE TABLE t (id INTEGER); INSERT INTO t VALUES (1), (2);")
+            .unwrap();
+        engine.read_only().unwrap();
+        for sql in [
+            "SELECT count(*) FROM t;\n-- the end\n",
+            "WITH x AS (SELECT ';') SELECT * FROM x",
+            "FROM t",
+            "SELECT $$;$$ AS a, $q$'$q$ AS b",
+        ] {
+            engine
+                .check_query(sql)
+                .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+            engine.query(sql, &mut Rows::default()).unwrap();
+        }
+        for sql in
+            WRITING_REPORTS
+                .iter()
+                .chain(&["SET threads = 1", "INSTALL httpfs", "CHECKPOINT"])
+        {
+            assert!(engine.check_query(sql).is_err(), "{sql}");
+            assert!(engine.query(sql, &mut Rows::default()).is_err(), "{sql}");
+        }
+        let e = engine
+            .check_query("SELECT $$'$$; DELETE FROM t")
+            .unwrap_err();
+        assert!(
+            e.message.starts_with("a report must only read"),
+            "{}",
+            e.message
+        );
+        let e = engine.check_query("SELECT 1; SELECT 2").unwrap_err();
+        assert!(
+            e.message.starts_with("a report holds one statement"),
+            "{}",
+            e.message
+        );
+        // Past the reports' own check, the database itself refuses to change.
+        let refused = engine
+            .reading(|| {
+                engine
+                    .conn
+                    .execute_batch("DELETE FROM t")
+                    .map_err(sql_error)
+            })
+            .unwrap_err();
+        assert!(refused.message.contains("read-only"), "{}", refused.message);
+        let mut rows = Rows::default();
+        engine.query("SELECT count(*) FROM t", &mut rows).unwrap();
+        assert_eq!(rows.0, [[Value::Integer(2)]]);
+        for file in ["attached.db", "copied.csv"] {
+            assert!(!std::path::Path::new(file).exists(), "{file}");
+        }
+    }
+
+    #[test]
+    fn a_parquet_report_may_close_with_a_semicolon() {
+        let engine = DuckDb::open(None, false).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        for (sql, want) in [
+            ("SELECT 'a' AS v;\n-- the end\n", "a"),
+            ("SELECT 'x;--' AS v", "x;--"),
+            ("SELECT $$;$$ AS v -- ;\n", ";"),
+        ] {
+            let path = dir.path().join("r.parquet");
+            engine
+                .write_parquet(sql, &path)
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            let read = format!("SELECT v FROM read_parquet('{}')", path.display());
+            let v: String = engine.conn.query_row(&read, [], |r| r.get(0)).unwrap();
+            assert_eq!(v, want, "{sql}");
+        }
     }
 
     fn declared(engine: &DuckDb, script: &str) -> Vec<Table> {
