@@ -1,5 +1,5 @@
-//! Reports: `queries/<name>.sql` -> `output/<name>.csv` (or `.json`, `.parquet`). A header row, RFC 4180 quoting, UTF-8,
-//! NULL as an empty cell, numbers never in scientific notation. Written to a temporary file and
+//! Reports: `queries/<name>.sql` -> `output/<name>.csv` (or `.json`, `.parquet`). A header row,
+//! RFC 4180 quoting, UTF-8, NULL as an empty cell, numbers never in scientific notation. Written to a temporary file and
 //! renamed, so a spreadsheet never opens half a report.
 
 use std::io::Write;
@@ -15,7 +15,8 @@ use crate::error::{Diagnostic, Location, did_you_mean};
 pub struct Report {
     pub name: String,
     pub path: PathBuf,
-    pub shown: String,
+    /// Its path relative to the project root, as messages show it.
+    pub relative: String,
 }
 
 const ENGINE_SUFFIXES: [&str; 2] = [".sqlite", ".duckdb"];
@@ -54,7 +55,7 @@ pub fn list(root: &Path, engine: &str) -> anyhow::Result<Vec<Report>> {
             };
             Report {
                 path: dir.join(&file),
-                shown: format!("queries/{file}"),
+                relative: format!("queries/{file}"),
                 name,
             }
         })
@@ -93,10 +94,10 @@ pub fn select(all: Vec<Report>, names: &[String]) -> Result<Vec<Report>, Vec<Dia
 }
 
 /// Where in a SQL file the database's complaint points.
-pub fn sql_location(shown: &str, sql: &str, e: &crate::engine::SqlError) -> Location {
+pub fn sql_location(file: &str, sql: &str, e: &crate::engine::SqlError) -> Location {
     match e.line_col(sql) {
-        Some((l, c)) => Location::at(shown, l, c),
-        None => Location::file(shown),
+        Some((l, c)) => Location::at(file, l, c),
+        None => Location::file(file),
     }
 }
 
@@ -193,7 +194,7 @@ pub fn write(
     let sql = std::fs::read_to_string(&report.path).map_err(|e| {
         crate::error::Error::problem(
             Diagnostic::new(format!("cannot read the query: {e}"))
-                .at(Location::file(&report.shown)),
+                .at(Location::file(&report.relative)),
         )
     })?;
     std::fs::create_dir_all(output)
@@ -206,11 +207,11 @@ pub fn write(
         .map_err(|e| match e {
             QueryError::Sql(e) => crate::error::Error::problem(
                 Diagnostic::new(format!("the query failed: {}", e.message))
-                    .at(sql_location(&report.shown, &sql, &e))
+                    .at(sql_location(&report.relative, &sql, &e))
                     .hint("fix the SQL; `weir validate` checks every query"),
             ),
             QueryError::Unsupported(message) => crate::error::Error::problem(
-                Diagnostic::new(message).at(Location::file(&report.shown)),
+                Diagnostic::new(message).at(Location::file(&report.relative)),
             ),
             QueryError::Sink(e) => crate::error::Error::Internal(
                 e.context(format!("cannot write `{}`", temp.display())),

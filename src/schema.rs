@@ -17,30 +17,7 @@ pub struct Schema {
 
 /// Reads `schemas/*.sql` in name order and asks the engine what they declare.
 pub fn read(root: &Path, engine: &dyn Engine) -> Result<Schema, Vec<Diagnostic>> {
-    let dir = root.join("schemas");
-    let mut paths: Vec<_> = match std::fs::read_dir(&dir) {
-        // An entry that cannot be read is an error, never a schema file left out.
-        Ok(entries) => match entries.collect::<Result<Vec<_>, _>>() {
-            Ok(entries) => entries
-                .into_iter()
-                .map(|e| e.path())
-                .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "sql"))
-                .collect(),
-            Err(e) => {
-                return Err(vec![
-                    Diagnostic::new(format!("cannot read the schemas folder: {e}"))
-                        .at(Location::file("schemas/")),
-                ]);
-            }
-        },
-        Err(e) => {
-            return Err(vec![
-                Diagnostic::new(format!("cannot read the schemas folder: {e}"))
-                    .at(Location::file("schemas/"))
-                    .hint("run weir in a project folder, or pass `--root DIR`"),
-            ]);
-        }
-    };
+    let mut paths = schema_files(&root.join("schemas"))?;
     paths.sort();
     if paths.is_empty() {
         return Err(vec![
@@ -57,7 +34,7 @@ pub fn read(root: &Path, engine: &dyn Engine) -> Result<Schema, Vec<Diagnostic>>
     };
     let mut problems = Vec::new();
     for path in paths {
-        let shown = format!(
+        let file = format!(
             "schemas/{}",
             path.file_name().unwrap_or_default().to_string_lossy()
         );
@@ -65,8 +42,7 @@ pub fn read(root: &Path, engine: &dyn Engine) -> Result<Schema, Vec<Diagnostic>>
             Ok(t) => t,
             Err(e) => {
                 problems.push(
-                    Diagnostic::new(format!("cannot read the file: {e}"))
-                        .at(Location::file(&shown)),
+                    Diagnostic::new(format!("cannot read the file: {e}")).at(Location::file(&file)),
                 );
                 continue;
             }
@@ -79,13 +55,13 @@ pub fn read(root: &Path, engine: &dyn Engine) -> Result<Schema, Vec<Diagnostic>>
                         if let Some(why) = bad_name(name) {
                             problems.push(
                                 Diagnostic::new(format!("`{name}` {why}"))
-                                    .at(Location::file(&shown))
+                                    .at(Location::file(&file))
                                     .hint("name tables and columns with letters, digits and `_`, starting with a letter"),
                             );
                         }
                     }
                     schema.tables.push(t);
-                    schema.file_of.push(shown.clone());
+                    schema.file_of.push(file.clone());
                 }
                 schema.script = script;
             }
@@ -93,13 +69,13 @@ pub fn read(root: &Path, engine: &dyn Engine) -> Result<Schema, Vec<Diagnostic>>
                 // The offset is into the whole script; this file starts after the earlier ones.
                 let start = schema.script.len() + 1;
                 let at = e.offset.and_then(|o| o.checked_sub(start));
-                let here = crate::engine::SqlError {
+                let in_file = crate::engine::SqlError {
                     message: e.message.clone(),
                     offset: at,
                 };
-                let location = match here.line_col(&text) {
-                    Some((l, c)) => Location::at(&shown, l, c),
-                    None => Location::file(&shown),
+                let location = match in_file.line_col(&text) {
+                    Some((l, c)) => Location::at(&file, l, c),
+                    None => Location::file(&file),
                 };
                 problems.push(
                     Diagnostic::new(format!("the database refused the schema: {}", e.message))
@@ -107,13 +83,31 @@ pub fn read(root: &Path, engine: &dyn Engine) -> Result<Schema, Vec<Diagnostic>>
                 );
             }
         }
-        schema.files.push(shown);
+        schema.files.push(file);
     }
     if problems.is_empty() {
         Ok(schema)
     } else {
         Err(problems)
     }
+}
+
+/// The `.sql` files in `dir`; an entry that cannot be read is an error, never a file left out.
+fn schema_files(dir: &Path) -> Result<Vec<std::path::PathBuf>, Vec<Diagnostic>> {
+    let unreadable = |e: std::io::Error| {
+        vec![
+            Diagnostic::new(format!("cannot read the schemas folder: {e}"))
+                .at(Location::file("schemas/"))
+                .hint("run weir in a project folder, or pass `--root DIR`"),
+        ]
+    };
+    let entries = std::fs::read_dir(dir).map_err(unreadable)?;
+    let entries = entries.collect::<Result<Vec<_>, _>>().map_err(unreadable)?;
+    Ok(entries
+        .into_iter()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "sql"))
+        .collect())
 }
 
 /// Why `name` is not a plain SQL identifier; every engine and every report can use a plain one.
@@ -165,15 +159,15 @@ pub fn differences(declared: &Table, actual: &Table) -> Vec<String> {
             ));
         }
         if a.default != c.default {
-            let shown = |d: &Option<String>| {
+            let words = |d: &Option<String>| {
                 d.as_ref()
                     .map_or("no DEFAULT".into(), |d| format!("DEFAULT `{d}`"))
             };
             out.push(format!(
                 "column `{}` has {} on disk but {} in the schema",
                 c.name,
-                shown(&a.default),
-                shown(&c.default)
+                words(&a.default),
+                words(&c.default)
             ));
         }
     }

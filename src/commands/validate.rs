@@ -41,12 +41,13 @@ pub fn run(settings: &Settings) -> Result<()> {
                 if let Err(e) = scratch.check_query(&sql) {
                     problems.push(
                         Diagnostic::new(format!("the query does not compile: {}", e.message))
-                            .at(report::sql_location(&r.shown, &sql, &e)),
+                            .at(report::sql_location(&r.relative, &sql, &e)),
                     );
                 }
             }
             Err(e) => problems.push(
-                Diagnostic::new(format!("cannot read the query: {e}")).at(Location::file(&r.shown)),
+                Diagnostic::new(format!("cannot read the query: {e}"))
+                    .at(Location::file(&r.relative)),
             ),
         }
     }

@@ -1,4 +1,4 @@
-//! The database behind one small trait. Only this folder names rusqlite (and, later, duckdb);
+//! The database behind one small trait. Only this folder names rusqlite and duckdb;
 //! mappers, the loader and reports speak `Value`, `Table` and `WriteSpec`.
 
 #[cfg(feature = "duckdb")]
@@ -6,12 +6,15 @@ mod duckdb;
 mod sql_text;
 mod sqlite;
 
+use std::collections::HashSet;
 use std::path::Path;
+
+use fixedbitset::FixedBitSet;
 
 #[cfg(feature = "duckdb")]
 pub use self::duckdb::DuckDb;
-pub use sql_text::check_constraints;
-pub(crate) use sql_text::{literal_end, skip_blank};
+pub(crate) use sql_text::skip_blank;
+pub use sql_text::{check_constraints, without_primary_key};
 pub use sqlite::Sqlite;
 
 /// The engines weir knows, whether or not this build has them.
@@ -161,6 +164,40 @@ pub struct Counts {
     /// Records that lost to a newer version, stored or loaded in the same load (or to a later
     /// record of equal version); nothing of them remains.
     pub superseded: usize,
+}
+
+/// A set of row ids, a bit each while they are dense from 0 (as weir's tables number their
+/// rows: 125 KB per million); one set far out (a row a user numbered by hand) is kept apart, so
+/// it costs no more than itself.
+#[derive(Default)]
+pub(crate) struct RowIds {
+    dense: FixedBitSet,
+    sparse: HashSet<i64>,
+}
+
+/// Row ids below this are bits: at most 32 MiB of them.
+const DENSE_ROW_IDS: i64 = 1 << 28;
+
+impl RowIds {
+    /// Adds `id`; says whether it was there already.
+    pub(crate) fn insert(&mut self, id: i64) -> bool {
+        match usize::try_from(id) {
+            Ok(bit) if id < DENSE_ROW_IDS => {
+                if bit >= self.dense.len() {
+                    self.dense.grow((bit + 1).next_power_of_two());
+                }
+                self.dense.put(bit)
+            }
+            _ => !self.sparse.insert(id),
+        }
+    }
+
+    pub(crate) fn contains(&self, id: i64) -> bool {
+        match usize::try_from(id) {
+            Ok(bit) if id < DENSE_ROW_IDS => self.dense.contains(bit),
+            _ => self.sparse.contains(&id),
+        }
+    }
 }
 
 /// Receives a query's result row by row.
@@ -459,3 +496,22 @@ pub(crate) const WRITING_REPORTS: [&str; 16] = [
     "BEGIN",
     "",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::RowIds;
+
+    #[test]
+    fn row_ids_are_kept_dense_or_far_out() {
+        let mut ids = RowIds::default();
+        for id in [0, 1, 63, 64, 1_000_000, -5, i64::MAX, 1 << 40] {
+            assert!(!ids.contains(id), "{id}");
+            assert!(!ids.insert(id), "{id}");
+            assert!(ids.insert(id), "{id}");
+            assert!(ids.contains(id), "{id}");
+        }
+        assert!(!ids.contains(2) && !ids.contains(1 << 41));
+        // Far-out ids cost nothing below them.
+        assert!(ids.dense.len() <= 1 << 21);
+    }
+}

@@ -196,6 +196,78 @@ pub fn check_constraints(sql: &str) -> Vec<Check> {
     out
 }
 
+/// `CREATE TABLE` text without its primary key: a `[CONSTRAINT n] PRIMARY KEY (…)` entry of the
+/// column list goes with its comma; `PRIMARY KEY` after a column's type goes alone. Quoted names,
+/// strings, comments and the insides of nested parentheses (CHECK, DEFAULT) are never touched.
+/// None when the text declares no primary key. The text is DuckDB's own (`duckdb_tables().sql`),
+/// which writes strings in single quotes, never in dollar quotes.
+pub fn without_primary_key(sql: &str) -> Option<String> {
+    let bytes = sql.as_bytes();
+    let word_at = |i: usize, w: &str| word_at(bytes, i, w);
+    let skip_space = |i: usize| next_word(sql, i);
+    let mut depth = 0;
+    // Where the current entry of the column list starts: just after `(` or `,`.
+    let mut entry = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(end) = literal_end(bytes, i) {
+            i = end + 1;
+            continue;
+        }
+        match bytes[i] {
+            b'(' => {
+                depth += 1;
+                if depth == 1 {
+                    entry = i + 1;
+                }
+            }
+            b')' => depth -= 1,
+            b',' if depth == 1 => entry = i + 1,
+            b'P' | b'p' if depth == 1 && word_at(i, "PRIMARY") => {
+                let k = skip_space(i + "PRIMARY".len());
+                if !word_at(k, "KEY") {
+                    i += 1;
+                    continue;
+                }
+                let after = skip_space(k + "KEY".len());
+                let first = skip_space(entry);
+                let is_entry =
+                    bytes.get(after) == Some(&b'(') && (first == i || word_at(first, "CONSTRAINT"));
+                if !is_entry {
+                    return Some(format!("{}{}", &sql[..i], &sql[k + "KEY".len()..]));
+                }
+                return Some(without_entry(sql, entry, closing_paren(bytes, after)));
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The place of the first word at or after `i`: white space and comments skipped.
+fn next_word(sql: &str, i: usize) -> usize {
+    sql.len() - skip_blank(sql.get(i.min(sql.len())..).unwrap_or_default()).len()
+}
+
+/// `sql` without the entry of a column list that starts at `entry` and ends at `end`: it goes
+/// with the comma before it (or, first in the list, the one after it).
+fn without_entry(sql: &str, entry: usize, end: usize) -> String {
+    let after = (end + 1).min(sql.len());
+    match sql[..entry].rfind(',').filter(|&c| c + 1 == entry) {
+        Some(c) => format!("{}{}", &sql[..c], &sql[after..]),
+        None => {
+            let rest = next_word(sql, after);
+            let rest = if sql.as_bytes().get(rest) == Some(&b',') {
+                rest + 1
+            } else {
+                after
+            };
+            format!("{}{}", &sql[..entry], &sql[rest..])
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,5 +307,50 @@ mod tests {
         ] {
             let _ = check_constraints(bad);
         }
+    }
+
+    #[test]
+    fn a_primary_key_comes_out_of_the_table_text_and_nothing_else_does() {
+        let bare = |sql: &str| without_primary_key(sql).unwrap();
+        assert_eq!(
+            bare("CREATE TABLE t(id VARCHAR, n BIGINT, PRIMARY KEY(id));"),
+            "CREATE TABLE t(id VARCHAR, n BIGINT);"
+        );
+        assert_eq!(
+            bare("CREATE TABLE t (a INT, b INT, CONSTRAINT pk PRIMARY KEY (a, b))"),
+            "CREATE TABLE t (a INT, b INT)"
+        );
+        assert_eq!(
+            bare("CREATE TABLE t (PRIMARY KEY (a), a INT)"),
+            "CREATE TABLE t ( a INT)"
+        );
+        assert_eq!(
+            bare("CREATE TABLE t (a INT primary  key, b INT)"),
+            "CREATE TABLE t (a INT , b INT)"
+        );
+        // Strings, quoted names and nested parentheses keep their words.
+        assert_eq!(
+            bare(
+                "CREATE TABLE \"primary key\" (\"PRIMARY KEY\" TEXT CHECK (\"PRIMARY KEY\" <> 'PRIMARY KEY (x)'), PRIMARY KEY (\"PRIMARY KEY\"))"
+            ),
+            "CREATE TABLE \"primary key\" (\"PRIMARY KEY\" TEXT CHECK (\"PRIMARY KEY\" <> 'PRIMARY KEY (x)'))"
+        );
+        // Comments keep their words too, and their commas do not end an entry.
+        assert_eq!(
+            bare(
+                "CREATE TABLE t (a INT, -- PRIMARY KEY (a), b\n b INT, /* PRIMARY KEY */ PRIMARY KEY (b))"
+            ),
+            "CREATE TABLE t (a INT, -- PRIMARY KEY (a), b\n b INT)"
+        );
+        assert_eq!(
+            without_primary_key("CREATE TABLE t (primary_key INT)"),
+            None
+        );
+        // Unclosed text ends the scan without a panic.
+        assert_eq!(
+            bare("CREATE TABLE t (a INT, PRIMARY KEY (a"),
+            "CREATE TABLE t (a INT"
+        );
+        assert_eq!(bare("(PRIMARY KEY (a"), "(");
     }
 }

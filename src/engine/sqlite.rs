@@ -13,8 +13,8 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use super::{
-    ChildSpec, Column, Counts, Engine, Kind, Load, QueryError, RowSink, SqlError, Table, Value,
-    WriteSpec, quote,
+    ChildSpec, Column, Counts, Engine, Kind, Load, QueryError, RowIds, RowSink, SqlError, Table,
+    Value, WriteSpec, quote,
 };
 
 pub struct Sqlite {
@@ -321,10 +321,10 @@ struct SqliteLoad<'c> {
     /// The statements of each top table, built once per load rather than once per row.
     sql: HashMap<usize, Statements>,
     counts: Counts,
-    /// Per writer (`WriteSpec::id`), a bit per rowid written in this load: a record that
-    /// replaces one loaded earlier in the same load makes that one superseded, so the counts
-    /// are final outcomes. A bit per row keeps this flat: 125 KB per million rows.
-    written: HashMap<usize, Vec<u64>>,
+    /// Per writer (`WriteSpec::id`), the rowids written in this load: a record that replaces
+    /// one loaded earlier in the same load makes that one superseded, so the counts are final
+    /// outcomes. A bit per row keeps this flat.
+    written: HashMap<usize, RowIds>,
 }
 
 struct Statements {
@@ -396,18 +396,6 @@ fn upsert_sql(spec: &WriteSpec) -> String {
     sql
 }
 
-/// Sets bit `i`; says whether it was set already.
-fn test_and_set(bits: &mut Vec<u64>, i: i64) -> bool {
-    let i = usize::try_from(i).unwrap_or(0);
-    let (word, bit) = (i / 64, 1u64 << (i % 64));
-    if bits.len() <= word {
-        bits.resize(word + 1, 0);
-    }
-    let was = bits[word] & bit != 0;
-    bits[word] |= bit;
-    was
-}
-
 impl Load for SqliteLoad<'_> {
     fn write(
         &mut self,
@@ -432,7 +420,7 @@ impl Load for SqliteLoad<'_> {
         };
         // A record that replaces one loaded earlier in this load: that one is superseded, and
         // this one takes its place among the written.
-        let replaced = test_and_set(self.written.entry(spec.id).or_default(), rowid);
+        let replaced = self.written.entry(spec.id).or_default().insert(rowid);
         for ((child, rows), (delete, insert)) in child_specs.iter().zip(children).zip(&sql.children)
         {
             self.tx
