@@ -13,6 +13,7 @@ use fixedbitset::FixedBitSet;
 
 #[cfg(feature = "duckdb")]
 pub use self::duckdb::DuckDb;
+#[cfg(feature = "duckdb")]
 pub(crate) use sql_text::skip_blank;
 pub use sql_text::{check_constraints, without_primary_key};
 pub use sqlite::Sqlite;
@@ -192,6 +193,7 @@ impl RowIds {
         }
     }
 
+    #[cfg_attr(not(feature = "duckdb"), allow(dead_code))]
     pub(crate) fn contains(&self, id: i64) -> bool {
         match usize::try_from(id) {
             Ok(bit) if id < DENSE_ROW_IDS => self.dense.contains(bit),
