@@ -1,6 +1,6 @@
 //! Reports: `queries/<name>.sql` -> `output/<name>.csv` (or `.json`, `.parquet`). A header row,
-//! RFC 4180 quoting, UTF-8, NULL as an empty cell, numbers never in scientific notation. Written to a temporary file and
-//! renamed, so a spreadsheet never opens half a report.
+//! RFC 4180 quoting, UTF-8, NULL as an empty cell, numbers never in scientific notation. Written
+//! to a temporary file and renamed, so a spreadsheet never opens half a report.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -256,11 +256,15 @@ pub fn ensure(
             Some(a) => {
                 let diffs = differences(t, a);
                 if !diffs.is_empty() {
-                    problems.push(
-                        Diagnostic::new(format!("table `{}` in the database differs from the schema: {}", t.name, diffs.join("; ")))
-                            .at(Location::file(file))
-                            .hint("run `weir initialize --recreate` to rebuild the tables from schemas/ (their rows are dropped; `weir run-etl` reloads them from raw_data/)"),
+                    let message = format!(
+                        "table `{}` in the database differs from the schema: {}",
+                        t.name,
+                        diffs.join("; ")
                     );
+                    problems.push(Diagnostic::new(message).at(Location::file(file)).hint(
+                        "run `weir initialize --recreate` to rebuild the tables from schemas/ (their rows are \
+                         dropped; `weir run-etl` reloads them from raw_data/)",
+                    ));
                 }
             }
             None => create.push(t),
