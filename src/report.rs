@@ -1,6 +1,6 @@
-//! Reports: `queries/<name>.sql` -> `output/<name>.csv` (or `.json`, `.parquet`). A header row, RFC 4180 quoting, UTF-8,
-//! NULL as an empty cell, numbers never in scientific notation. Written to a temporary file and
-//! renamed, so a spreadsheet never opens half a report.
+//! Reports: `queries/<name>.sql` -> `output/<name>.csv` (or `.json`, `.parquet`). A header row,
+//! RFC 4180 quoting, UTF-8, NULL as an empty cell, numbers never in scientific notation. Written
+//! to a temporary file and renamed, so a spreadsheet never opens half a report.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -33,7 +33,8 @@ impl Format {
 pub struct Report {
     pub name: String,
     pub path: PathBuf,
-    pub shown: String,
+    /// Its path relative to the project root, as messages show it.
+    pub relative: String,
 }
 
 const ENGINE_SUFFIXES: [&str; 2] = [".sqlite", ".duckdb"];
@@ -72,7 +73,7 @@ pub fn list(root: &Path, engine: &str) -> anyhow::Result<Vec<Report>> {
             };
             Report {
                 path: dir.join(&file),
-                shown: format!("queries/{file}"),
+                relative: format!("queries/{file}"),
                 name,
             }
         })
@@ -111,10 +112,10 @@ pub fn select(all: Vec<Report>, names: &[String]) -> Result<Vec<Report>, Vec<Dia
 }
 
 /// Where in a SQL file the database's complaint points.
-pub fn sql_location(shown: &str, sql: &str, e: &crate::engine::SqlError) -> Location {
+pub fn sql_location(file: &str, sql: &str, e: &crate::engine::SqlError) -> Location {
     match e.line_col(sql) {
-        Some((l, c)) => Location::at(shown, l, c),
-        None => Location::file(shown),
+        Some((l, c)) => Location::at(file, l, c),
+        None => Location::file(file),
     }
 }
 
@@ -211,7 +212,7 @@ pub fn write(
     let sql = std::fs::read_to_string(&report.path).map_err(|e| {
         crate::error::Error::problem(
             Diagnostic::new(format!("cannot read the query: {e}"))
-                .at(Location::file(&report.shown)),
+                .at(Location::file(&report.relative)),
         )
     })?;
     std::fs::create_dir_all(output)
@@ -224,11 +225,11 @@ pub fn write(
         .map_err(|e| match e {
             QueryError::Sql(e) => crate::error::Error::problem(
                 Diagnostic::new(format!("the query failed: {}", e.message))
-                    .at(sql_location(&report.shown, &sql, &e))
+                    .at(sql_location(&report.relative, &sql, &e))
                     .hint("fix the SQL; `weir validate` checks every query"),
             ),
             QueryError::Unsupported(message) => crate::error::Error::problem(
-                Diagnostic::new(message).at(Location::file(&report.shown)),
+                Diagnostic::new(message).at(Location::file(&report.relative)),
             ),
             QueryError::Sink(e) => crate::error::Error::Internal(
                 e.context(format!("cannot write `{}`", temp.display())),
@@ -251,12 +252,7 @@ fn write_temp(
     temp: &Path,
     format: Format,
 ) -> Result<Option<usize>, QueryError> {
-    let sql = crate::engine::report_statement(sql).map_err(|message| {
-        QueryError::Sql(crate::engine::SqlError {
-            message,
-            offset: None,
-        })
-    })?;
+    // The engine checks that the report is one statement that only reads, before any of it runs.
     if format == Format::Parquet {
         return engine.write_parquet(sql, temp).map(|()| None);
     }

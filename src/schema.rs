@@ -17,20 +17,7 @@ pub struct Schema {
 
 /// Reads `schemas/*.sql` in name order and asks the engine what they declare.
 pub fn read(root: &Path, engine: &dyn Engine) -> Result<Schema, Vec<Diagnostic>> {
-    let dir = root.join("schemas");
-    let mut paths: Vec<_> = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "sql"))
-            .collect(),
-        Err(e) => {
-            return Err(vec![
-                Diagnostic::new(format!("cannot read the schemas folder: {e}"))
-                    .at(Location::file("schemas/"))
-                    .hint("run weir in a project folder, or pass `--root DIR`"),
-            ]);
-        }
-    };
+    let mut paths = schema_files(&root.join("schemas"))?;
     paths.sort();
     if paths.is_empty() {
         return Err(vec![
@@ -47,7 +34,7 @@ pub fn read(root: &Path, engine: &dyn Engine) -> Result<Schema, Vec<Diagnostic>>
     };
     let mut problems = Vec::new();
     for path in paths {
-        let shown = format!(
+        let file = format!(
             "schemas/{}",
             path.file_name().unwrap_or_default().to_string_lossy()
         );
@@ -55,8 +42,7 @@ pub fn read(root: &Path, engine: &dyn Engine) -> Result<Schema, Vec<Diagnostic>>
             Ok(t) => t,
             Err(e) => {
                 problems.push(
-                    Diagnostic::new(format!("cannot read the file: {e}"))
-                        .at(Location::file(&shown)),
+                    Diagnostic::new(format!("cannot read the file: {e}")).at(Location::file(&file)),
                 );
                 continue;
             }
@@ -69,13 +55,13 @@ pub fn read(root: &Path, engine: &dyn Engine) -> Result<Schema, Vec<Diagnostic>>
                         if let Some(why) = bad_name(name) {
                             problems.push(
                                 Diagnostic::new(format!("`{name}` {why}"))
-                                    .at(Location::file(&shown))
+                                    .at(Location::file(&file))
                                     .hint("name tables and columns with letters, digits and `_`, starting with a letter"),
                             );
                         }
                     }
                     schema.tables.push(t);
-                    schema.file_of.push(shown.clone());
+                    schema.file_of.push(file.clone());
                 }
                 schema.script = script;
             }
@@ -83,13 +69,13 @@ pub fn read(root: &Path, engine: &dyn Engine) -> Result<Schema, Vec<Diagnostic>>
                 // The offset is into the whole script; this file starts after the earlier ones.
                 let start = schema.script.len() + 1;
                 let at = e.offset.and_then(|o| o.checked_sub(start));
-                let here = crate::engine::SqlError {
+                let in_file = crate::engine::SqlError {
                     message: e.message.clone(),
                     offset: at,
                 };
-                let location = match here.line_col(&text) {
-                    Some((l, c)) => Location::at(&shown, l, c),
-                    None => Location::file(&shown),
+                let location = match in_file.line_col(&text) {
+                    Some((l, c)) => Location::at(&file, l, c),
+                    None => Location::file(&file),
                 };
                 problems.push(
                     Diagnostic::new(format!("the database refused the schema: {}", e.message))
@@ -97,13 +83,31 @@ pub fn read(root: &Path, engine: &dyn Engine) -> Result<Schema, Vec<Diagnostic>>
                 );
             }
         }
-        schema.files.push(shown);
+        schema.files.push(file);
     }
     if problems.is_empty() {
         Ok(schema)
     } else {
         Err(problems)
     }
+}
+
+/// The `.sql` files in `dir`; an entry that cannot be read is an error, never a file left out.
+fn schema_files(dir: &Path) -> Result<Vec<std::path::PathBuf>, Vec<Diagnostic>> {
+    let unreadable = |e: std::io::Error| {
+        vec![
+            Diagnostic::new(format!("cannot read the schemas folder: {e}"))
+                .at(Location::file("schemas/"))
+                .hint("run weir in a project folder, or pass `--root DIR`"),
+        ]
+    };
+    let entries = std::fs::read_dir(dir).map_err(unreadable)?;
+    let entries = entries.collect::<Result<Vec<_>, _>>().map_err(unreadable)?;
+    Ok(entries
+        .into_iter()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "sql"))
+        .collect())
 }
 
 /// Why `name` is not a plain SQL identifier; every engine and every report can use a plain one.
@@ -121,22 +125,50 @@ fn bad_name(name: &str) -> Option<&'static str> {
     }
 }
 
-/// How one table on disk differs from its declaration, in words; empty when it does not.
+/// How one table on disk differs from its declaration, in words; empty when it does not. Both
+/// come from the same engine's own account of a table, so like is compared with like.
 pub fn differences(declared: &Table, actual: &Table) -> Vec<String> {
     let mut out = Vec::new();
     for c in &declared.columns {
-        match actual.column(&c.name) {
-            None => out.push(format!("column `{}` is missing", c.name)),
-            Some(a) if a.declared != c.declared => out.push(format!(
+        let Some(a) = actual.column(&c.name) else {
+            out.push(format!("column `{}` is missing", c.name));
+            continue;
+        };
+        if a.declared != c.declared {
+            out.push(format!(
                 "column `{}` is {} on disk but {} in the schema",
                 c.name, a.declared, c.declared
-            )),
-            Some(a) if (a.pk > 0) != (c.pk > 0) => out.push(format!(
+            ));
+        }
+        if (a.pk > 0) != (c.pk > 0) {
+            out.push(format!(
                 "column `{}` is {}part of the primary key on disk",
                 c.name,
                 if a.pk > 0 { "" } else { "not " }
-            )),
-            Some(_) => {}
+            ));
+        }
+        if a.notnull != c.notnull {
+            let (yes, no) = if c.notnull {
+                ("in the schema", "on disk")
+            } else {
+                ("on disk", "in the schema")
+            };
+            out.push(format!(
+                "column `{}` is NOT NULL {yes} but not {no}",
+                c.name
+            ));
+        }
+        if a.default != c.default {
+            let words = |d: &Option<String>| {
+                d.as_ref()
+                    .map_or("no DEFAULT".into(), |d| format!("DEFAULT `{d}`"))
+            };
+            out.push(format!(
+                "column `{}` has {} on disk but {} in the schema",
+                c.name,
+                words(&a.default),
+                words(&c.default)
+            ));
         }
     }
     for a in &actual.columns {
@@ -146,6 +178,29 @@ pub fn differences(declared: &Table, actual: &Table) -> Vec<String> {
                 a.name
             ));
         }
+    }
+    let named = |check: &crate::engine::Check| match check.columns.as_slice() {
+        [] => format!("CHECK ({})", check.expression),
+        [one] => format!("CHECK ({}) of column `{one}`", check.expression),
+        many => format!(
+            "CHECK ({}) of columns `{}`",
+            check.expression,
+            many.join("`, `")
+        ),
+    };
+    for c in declared
+        .checks
+        .iter()
+        .filter(|c| !actual.checks.contains(c))
+    {
+        out.push(format!("{} is in the schema but not on disk", named(c)));
+    }
+    for c in actual
+        .checks
+        .iter()
+        .filter(|c| !declared.checks.contains(c))
+    {
+        out.push(format!("{} is on disk but not in the schema", named(c)));
     }
     out
 }
@@ -201,11 +256,15 @@ pub fn ensure(
             Some(a) => {
                 let diffs = differences(t, a);
                 if !diffs.is_empty() {
-                    problems.push(
-                        Diagnostic::new(format!("table `{}` in the database differs from the schema: {}", t.name, diffs.join("; ")))
-                            .at(Location::file(file))
-                            .hint("run `weir initialize --recreate` to rebuild the tables from schemas/ (their rows are dropped; `weir run-etl` reloads them from raw_data/)"),
+                    let message = format!(
+                        "table `{}` in the database differs from the schema: {}",
+                        t.name,
+                        diffs.join("; ")
                     );
+                    problems.push(Diagnostic::new(message).at(Location::file(file)).hint(
+                        "run `weir initialize --recreate` to rebuild the tables from schemas/ (their rows are \
+                         dropped; `weir run-etl` reloads them from raw_data/)",
+                    ));
                 }
             }
             None => create.push(t),

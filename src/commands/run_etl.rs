@@ -13,6 +13,12 @@ use crate::settings::Settings;
 pub fn run(settings: &Settings, sources: &[String], opts: &Options) -> Result<()> {
     let _db = lock::database(settings, Mode::Exclusive, "run-etl")?;
     let _raw = lock::raw_data(settings, Mode::Shared, "run-etl")?;
+    if settings.db.is_none() {
+        settings.say(
+            "note: the database is in memory (`--in-memory` or DB_MODE=MEMORY): what this run loads is not kept; \
+             `weir run --in-memory` loads and reports in one go",
+        );
+    }
     let (mut engine, schema) = super::open(settings)?;
     super::initialize::apply(settings, engine.as_mut(), &schema, false)?;
     let mut sources = sources.to_vec();

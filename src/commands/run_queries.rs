@@ -2,24 +2,33 @@
 //! output/<NAME>.csv (or .json, .parquet with `--format`) for each.
 
 use crate::engine::Engine;
-use crate::error::{Error, Result};
+use crate::error::{Diagnostic, Error, Location, Result};
 use crate::lock::{self, Mode};
 use crate::report::{self, Format};
 use crate::schema;
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, names: &[String], format: Format) -> Result<()> {
-    let _db = lock::database(settings, Mode::Shared, "run-queries")?;
-    // Reports run on a read-only connection, so a query cannot change data. Against a new
-    // database they still run, on empty tables created first.
-    let exists = settings.db.as_ref().is_some_and(|p| p.exists());
-    let (mut engine, schema) = super::open_with(settings, exists)?;
-    if !exists {
-        super::initialize::apply(settings, engine.as_mut(), &schema, false)?;
-        engine.read_only()?;
-    } else {
-        schema::check(engine.as_ref(), &schema)?;
+    // A reader: it never makes a database, and reports on one only where it holds data.
+    let Some(db) = &settings.db else {
+        return Err(Error::problem(
+            Diagnostic::new(
+                "an in-memory database is empty in run-queries: nothing loads into it, so every report would be empty",
+            )
+            .hint("use `weir run --in-memory` to load and report in one go, or a file database (`weir run-etl` first)"),
+        ));
+    };
+    if !db.exists() {
+        return Err(Error::problem(
+            Diagnostic::new("the database does not exist")
+                .at(Location::file(crate::load::shown(db, &settings.root)))
+                .hint("make it with `weir initialize` and `weir run-etl`, or run everything with `weir run`"),
+        ));
     }
+    let _db = lock::database(settings, Mode::Shared, "run-queries")?;
+    // Reports run on a read-only connection, so a query cannot change data.
+    let (engine, schema) = super::open_with(settings, true)?;
+    schema::check(engine.as_ref(), &schema)?;
     export(settings, engine.as_ref(), names, format)
 }
 

@@ -13,6 +13,8 @@ pub fn run(settings: &Settings) -> Result<()> {
     let mut scratch = engine::open(settings.engine, None, false, None)?;
     let schema = schema::read(&settings.root, scratch.as_ref()).map_err(Error::Problems)?;
     schema::ensure(scratch.as_mut(), &schema, false)?;
+    // Queries are checked as reports run: on a database that refuses every change.
+    scratch.read_only()?;
     let sources = super::run_etl::pick_sources(settings, &[])?;
     let mut problems = Vec::new();
     let mut mappers = Vec::new();
@@ -36,21 +38,16 @@ pub fn run(settings: &Settings) -> Result<()> {
     for r in &reports {
         match std::fs::read_to_string(&r.path) {
             Ok(sql) => {
-                let checked = crate::engine::report_statement(&sql)
-                    .map_err(|message| crate::engine::SqlError {
-                        message,
-                        offset: None,
-                    })
-                    .and_then(|statement| scratch.check_query(statement));
-                if let Err(e) = checked {
+                if let Err(e) = scratch.check_query(&sql) {
                     problems.push(
                         Diagnostic::new(format!("the query does not compile: {}", e.message))
-                            .at(report::sql_location(&r.shown, &sql, &e)),
+                            .at(report::sql_location(&r.relative, &sql, &e)),
                     );
                 }
             }
             Err(e) => problems.push(
-                Diagnostic::new(format!("cannot read the query: {e}")).at(Location::file(&r.shown)),
+                Diagnostic::new(format!("cannot read the query: {e}"))
+                    .at(Location::file(&r.relative)),
             ),
         }
     }

@@ -1,14 +1,21 @@
-//! The database behind one small trait. Only this folder names rusqlite (and, later, duckdb);
+//! The database behind one small trait. Only this folder names rusqlite and duckdb;
 //! mappers, the loader and reports speak `Value`, `Table` and `WriteSpec`.
 
 #[cfg(feature = "duckdb")]
 mod duckdb;
+mod sql_text;
 mod sqlite;
 
+use std::collections::HashSet;
 use std::path::Path;
+
+use fixedbitset::FixedBitSet;
 
 #[cfg(feature = "duckdb")]
 pub use self::duckdb::DuckDb;
+#[cfg(feature = "duckdb")]
+pub(crate) use sql_text::skip_blank;
+pub use sql_text::{check_constraints, without_primary_key};
 pub use sqlite::Sqlite;
 
 /// The engines weir knows, whether or not this build has them.
@@ -72,6 +79,17 @@ pub struct Column {
     pub pk: usize,
     /// Declared NOT NULL.
     pub notnull: bool,
+    /// The DEFAULT expression, as the database reports it.
+    pub default: Option<String>,
+}
+
+/// A CHECK constraint as the database (or a schema file) declares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// The columns it constrains, where the engine tells (a column's own CHECK names it).
+    pub columns: Vec<String>,
+    /// Its expression, blanks and comments folded to single spaces.
+    pub expression: String,
 }
 
 /// A table as the database (or a schema file) declares it.
@@ -79,6 +97,7 @@ pub struct Column {
 pub struct Table {
     pub name: String,
     pub columns: Vec<Column>,
+    pub checks: Vec<Check>,
     /// The statement that creates it, as the schema file wrote it.
     pub sql: String,
 }
@@ -148,6 +167,41 @@ pub struct Counts {
     pub superseded: usize,
 }
 
+/// A set of row ids, a bit each while they are dense from 0 (as weir's tables number their
+/// rows: 125 KB per million); one set far out (a row a user numbered by hand) is kept apart, so
+/// it costs no more than itself.
+#[derive(Default)]
+pub(crate) struct RowIds {
+    dense: FixedBitSet,
+    sparse: HashSet<i64>,
+}
+
+/// Row ids below this are bits: at most 32 MiB of them.
+const DENSE_ROW_IDS: i64 = 1 << 28;
+
+impl RowIds {
+    /// Adds `id`; says whether it was there already.
+    pub(crate) fn insert(&mut self, id: i64) -> bool {
+        match usize::try_from(id) {
+            Ok(bit) if id < DENSE_ROW_IDS => {
+                if bit >= self.dense.len() {
+                    self.dense.grow((bit + 1).next_power_of_two());
+                }
+                self.dense.put(bit)
+            }
+            _ => !self.sparse.insert(id),
+        }
+    }
+
+    #[cfg_attr(not(feature = "duckdb"), allow(dead_code))]
+    pub(crate) fn contains(&self, id: i64) -> bool {
+        match usize::try_from(id) {
+            Ok(bit) if id < DENSE_ROW_IDS => self.dense.contains(bit),
+            _ => self.sparse.contains(&id),
+        }
+    }
+}
+
 /// Receives a query's result row by row.
 pub trait RowSink {
     fn header(&mut self, columns: &[String]) -> anyhow::Result<()>;
@@ -172,16 +226,19 @@ pub trait Engine {
     /// Starts the one transaction of a load.
     fn begin_load(&mut self) -> anyhow::Result<Box<dyn Load + '_>>;
 
-    /// Checks that a query compiles against the tables; the error is the database's message.
+    /// Checks that a report is one statement that only reads, as the engine's own parser sees
+    /// it, and that it compiles against the tables; the error is the database's message.
     fn check_query(&self, sql: &str) -> Result<(), SqlError>;
 
-    /// Runs a read-only query. Errors in the query text come back as `Err(QueryError::Sql)`.
+    /// Runs a report: one statement that only reads (checked as `check_query` does, before any
+    /// of it runs). Errors in the query text come back as `Err(QueryError::Sql)`.
     fn query(&self, sql: &str, sink: &mut dyn RowSink) -> Result<(), QueryError>;
 
-    /// From now on refuses every change: for running reports after a load.
+    /// From now on refuses every change, whatever SQL it is given: for running reports after a
+    /// load, in a file or in memory.
     fn read_only(&mut self) -> anyhow::Result<()>;
 
-    /// Writes a query's result as a Parquet file, where the engine can.
+    /// Writes a report's result as a Parquet file, where the engine can.
     fn write_parquet(&self, sql: &str, path: &Path) -> Result<(), QueryError> {
         let _ = (sql, path);
         Err(QueryError::Unsupported(format!(
@@ -226,6 +283,31 @@ pub enum QueryError {
     Unsupported(String),
 }
 
+/// A report that would write, or do anything but read, in any of its statements.
+pub(crate) fn must_only_read() -> SqlError {
+    SqlError {
+        message:
+            "a report must only read, in one statement: start it with SELECT or WITH, and split \
+                  any other statement into its own file"
+                .into(),
+        offset: None,
+    }
+}
+
+/// A report with more than one statement: engines would run all but the last while preparing.
+pub(crate) fn one_statement() -> SqlError {
+    SqlError {
+        message: "a report holds one statement; split the others into their own files".into(),
+        offset: None,
+    }
+}
+
+impl From<SqlError> for QueryError {
+    fn from(e: SqlError) -> Self {
+        QueryError::Sql(e)
+    }
+}
+
 /// The message for a schema script that makes more than tables: weir recreates tables from
 /// what the database reports, and would silently leave the rest out.
 pub fn only_tables(kind: &str, name: &str) -> SqlError {
@@ -235,87 +317,6 @@ pub fn only_tables(kind: &str, name: &str) -> SqlError {
         ),
         offset: None,
     }
-}
-
-/// Skips white space and comments.
-pub(crate) fn skip_blank(sql: &str) -> &str {
-    let mut rest = sql.trim_start();
-    loop {
-        if let Some(r) = rest.strip_prefix("--") {
-            rest = r
-                .split_once('\n')
-                .map_or("", |(_, after)| after)
-                .trim_start();
-        } else if let Some(r) = rest.strip_prefix("/*") {
-            rest = r
-                .split_once("*/")
-                .map_or("", |(_, after)| after)
-                .trim_start();
-        } else {
-            return rest;
-        }
-    }
-}
-
-/// Where a string, quoted name or comment that starts at `i` of SQL text ends: the index of its
-/// last byte (the text's length when it is not closed). None when none starts there.
-pub(crate) fn literal_end(bytes: &[u8], i: usize) -> Option<usize> {
-    let mut j = i;
-    match bytes.get(i)? {
-        &q @ (b'\'' | b'"') => {
-            j += 1;
-            while j < bytes.len() && bytes[j] != q {
-                j += 1;
-            }
-        }
-        b'-' if bytes.get(i + 1) == Some(&b'-') => {
-            while j < bytes.len() && bytes[j] != b'\n' {
-                j += 1;
-            }
-        }
-        b'/' if bytes.get(i + 1) == Some(&b'*') => {
-            j += 2;
-            while j + 1 < bytes.len() && !(bytes[j] == b'*' && bytes[j + 1] == b'/') {
-                j += 1;
-            }
-            j += 1;
-        }
-        _ => return None,
-    }
-    Some(j)
-}
-
-/// The one statement of a report, without its closing `;`. A report must read, never write, and
-/// hold exactly one statement: DuckDB would run all but the last of several while preparing.
-pub fn report_statement(sql: &str) -> Result<&str, String> {
-    let body = skip_blank(sql);
-    // Offsets in the database's errors stay true to the file: the statement keeps what leads it.
-    let start = sql.len() - body.len();
-    let word: String = body
-        .chars()
-        .take_while(|c| c.is_ascii_alphabetic())
-        .collect();
-    if !["SELECT", "WITH", "VALUES", "FROM"].contains(&word.to_ascii_uppercase().as_str()) {
-        return Err("a report must only read: start it with SELECT or WITH".into());
-    }
-    let bytes = body.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if let Some(end) = literal_end(bytes, i) {
-            i = end + 1;
-            continue;
-        }
-        if bytes[i] == b';' {
-            if !skip_blank(&body[i + 1..]).is_empty() {
-                return Err(
-                    "a report holds one statement; split the others into their own files".into(),
-                );
-            }
-            return Ok(sql[..start + i].trim_end());
-        }
-        i += 1;
-    }
-    Ok(sql.trim_end())
 }
 
 /// One load: records in, then commit. Dropping it without `commit` rolls everything back.
@@ -459,31 +460,60 @@ pub fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// A sink that keeps the rows, for tests.
+#[cfg(test)]
+#[derive(Default)]
+pub(crate) struct Rows(pub Vec<Vec<Value>>);
+
+#[cfg(test)]
+impl RowSink for Rows {
+    fn header(&mut self, _columns: &[String]) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn row(&mut self, values: &[Value]) -> anyhow::Result<()> {
+        self.0.push(values.to_vec());
+        Ok(())
+    }
+}
+
+/// Reports that try to write, or to hide a second statement, on every engine: with DuckDB's
+/// dollar quotes (SQLite reads `$$` as a parameter), behind comments and strings.
+#[cfg(test)]
+pub(crate) const WRITING_REPORTS: [&str; 16] = [
+    "SELECT $$'$$; DELETE FROM t",
+    "SELECT $tag$'$tag$; DELETE FROM t",
+    "SELECT $$ $x$ ' $$ AS a; DELETE FROM t; SELECT 1",
+    "SELECT ''''; DELETE FROM t",
+    "SELECT 1 /* ; */; DELETE FROM t",
+    "SELECT 1; -- one\nDELETE FROM t",
+    "SELECT 1; SELECT 2",
+    "DELETE FROM t",
+    "INSERT INTO t VALUES (3)",
+    "CREATE TABLE u (x INTEGER)",
+    "ATTACH 'attached.db' AS other",
+    "COPY (SELECT 1) TO 'copied.csv'",
+    "PRAGMA user_version = 3",
+    "WITH d AS (SELECT 1) DELETE FROM t",
+    "BEGIN",
+    "",
+];
+
 #[cfg(test)]
 mod tests {
-    use super::report_statement as one;
+    use super::RowIds;
 
     #[test]
-    fn a_report_is_one_reading_statement() {
-        assert_eq!(
-            one("-- a report\n/* x */ SELECT 1;\n-- end\n"),
-            Ok("-- a report\n/* x */ SELECT 1")
-        );
-        assert_eq!(
-            one("with t as (select ';') select * from t"),
-            Ok("with t as (select ';') select * from t")
-        );
-        assert_eq!(
-            one("SELECT 1 -- ; not the end\n, 2"),
-            Ok("SELECT 1 -- ; not the end\n, 2")
-        );
-        assert!(one("DELETE FROM x").is_err());
-        assert!(one("-- SELECT\nDROP TABLE x").is_err());
-        assert!(
-            one("SELECT 1; DELETE FROM incidents; SELECT 1")
-                .unwrap_err()
-                .contains("one statement")
-        );
-        assert!(one("SELECT 1) TO 'x'; DROP TABLE t; COPY (SELECT 1").is_err());
+    fn row_ids_are_kept_dense_or_far_out() {
+        let mut ids = RowIds::default();
+        for id in [0, 1, 63, 64, 1_000_000, -5, i64::MAX, 1 << 40] {
+            assert!(!ids.contains(id), "{id}");
+            assert!(!ids.insert(id), "{id}");
+            assert!(ids.insert(id), "{id}");
+            assert!(ids.contains(id), "{id}");
+        }
+        assert!(!ids.contains(2) && !ids.contains(1 << 41));
+        // Far-out ids cost nothing below them.
+        assert!(ids.dense.len() <= 1 << 21);
     }
 }

@@ -1,22 +1,34 @@
 //! SQLite through rusqlite: upserts by key with a version check, children replaced as a set,
 //! one transaction per load.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
-use std::collections::HashMap;
-
 use rusqlite::ToSql;
+use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use super::{
-    ChildSpec, Column, Counts, Engine, Kind, Load, QueryError, RowSink, SqlError, Table, Value,
-    WriteSpec, quote,
+    ChildSpec, Column, Counts, Engine, Kind, Load, QueryError, RowIds, RowSink, SqlError, Table,
+    Value, WriteSpec, quote,
 };
 
 pub struct Sqlite {
     conn: Connection,
+    /// SQLite's authorizer, once `read_only` ran: on while a report is prepared.
+    guard: Arc<ReportGuard>,
+}
+
+/// While `on`, every action but reading is refused, and the first one refused is kept for the
+/// message. Off, weir's own reads (the schema check's pragmas, say) pass.
+#[derive(Default)]
+struct ReportGuard {
+    on: AtomicBool,
+    refused: Mutex<Option<String>>,
 }
 
 impl Sqlite {
@@ -29,13 +41,79 @@ impl Sqlite {
             .with_context(|| format!("`{}` is not a usable SQLite database", path.display()))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        Ok(Sqlite { conn })
+        Ok(Sqlite {
+            conn,
+            guard: Arc::default(),
+        })
     }
 
     pub fn in_memory() -> anyhow::Result<Self> {
         Ok(Sqlite {
             conn: Connection::open_in_memory()?,
+            guard: Arc::default(),
         })
+    }
+
+    /// A report prepared as one statement that only reads. rusqlite refuses a second statement
+    /// (`MultipleStatement`); once `read_only` ran, SQLite's authorizer refuses every action
+    /// but reading (ATTACH, PRAGMA and transactions too); a statement SQLite says writes, or one
+    /// that returns no columns (BEGIN, say), is refused here either way.
+    fn report(&self, sql: &str) -> Result<rusqlite::Statement<'_>, SqlError> {
+        if let Ok(mut refused) = self.guard.refused.lock() {
+            *refused = None;
+        }
+        self.guard.on.store(true, Ordering::SeqCst);
+        let prepared = self.conn.prepare(sql);
+        self.guard.on.store(false, Ordering::SeqCst);
+        let stmt = prepared.map_err(|e| self.report_error(e))?;
+        if !stmt.readonly() || stmt.column_count() == 0 {
+            return Err(super::must_only_read());
+        }
+        Ok(stmt)
+    }
+
+    fn report_error(&self, e: rusqlite::Error) -> SqlError {
+        let refused = self
+            .guard
+            .refused
+            .lock()
+            .map(|mut r| r.take())
+            .unwrap_or_default();
+        match (e, refused) {
+            (rusqlite::Error::MultipleStatement, _) => super::one_statement(),
+            (rusqlite::Error::SqliteFailure(f, _), Some(action))
+                if f.code == rusqlite::ErrorCode::AuthorizationForStatementDenied =>
+            {
+                let message = super::must_only_read().message;
+                SqlError {
+                    message: format!("{message} (SQLite refuses its `{action}`)"),
+                    offset: None,
+                }
+            }
+            (e, _) => sql_error(e),
+        }
+    }
+}
+
+/// Lets a report's statement read tables and call functions, nothing else; remembers the
+/// first other action it asks for.
+fn only_reading(guard: &ReportGuard, ctx: AuthContext<'_>) -> Authorization {
+    if !guard.on.load(Ordering::SeqCst) {
+        return Authorization::Allow;
+    }
+    match ctx.action {
+        AuthAction::Select
+        | AuthAction::Read { .. }
+        | AuthAction::Function { .. }
+        | AuthAction::Recursive => Authorization::Allow,
+        other => {
+            let action = format!("{other:?}");
+            let name = action.split([' ', '{', '(']).next().unwrap_or_default();
+            if let Ok(mut r) = guard.refused.lock() {
+                r.get_or_insert_with(|| name.to_string());
+            }
+            Authorization::Deny
+        }
     }
 }
 
@@ -70,7 +148,7 @@ fn read_tables(conn: &Connection) -> rusqlite::Result<Vec<Table>> {
     let mut tables = Vec::new();
     for (name, sql) in rows {
         let mut info = conn.prepare(
-            "SELECT name, type, pk, \"notnull\" FROM pragma_table_info(?1) ORDER BY cid",
+            "SELECT name, type, pk, \"notnull\", dflt_value FROM pragma_table_info(?1) ORDER BY cid",
         )?;
         let columns = info
             .query_map([&name], |r| {
@@ -79,10 +157,17 @@ fn read_tables(conn: &Connection) -> rusqlite::Result<Vec<Table>> {
                     declared: r.get::<_, String>(1)?.to_uppercase(),
                     pk: r.get::<_, i64>(2)? as usize,
                     notnull: r.get::<_, i64>(3)? != 0,
+                    default: r.get(4)?,
                 })
             })?
             .collect::<Result<_, _>>()?;
-        tables.push(Table { name, columns, sql });
+        let checks = super::check_constraints(&sql);
+        tables.push(Table {
+            name,
+            columns,
+            checks,
+            sql,
+        });
     }
     Ok(tables)
 }
@@ -149,7 +234,8 @@ impl Engine for Sqlite {
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .ok();
+            .optional()
+            .map_err(sql_error)?;
         if let Some((kind, name)) = other {
             return Err(super::only_tables(&kind, &name));
         }
@@ -202,22 +288,19 @@ impl Engine for Sqlite {
 
     fn read_only(&mut self) -> anyhow::Result<()> {
         self.conn.pragma_update(None, "query_only", true)?;
+        let guard = Arc::clone(&self.guard);
+        self.conn
+            .authorizer(Some(move |ctx: AuthContext<'_>| only_reading(&guard, ctx)))?;
         Ok(())
     }
 
     fn check_query(&self, sql: &str) -> Result<(), SqlError> {
-        self.conn.prepare(sql).map(|_| ()).map_err(sql_error)
+        self.report(sql).map(|_| ())
     }
 
     fn query(&self, sql: &str, sink: &mut dyn RowSink) -> Result<(), QueryError> {
         let sql_err = |e: rusqlite::Error| QueryError::Sql(sql_error(e));
-        let mut stmt = self.conn.prepare(sql).map_err(sql_err)?;
-        if !stmt.readonly() {
-            return Err(QueryError::Sql(SqlError {
-                message: "a report must only read: this statement changes data".into(),
-                offset: None,
-            }));
-        }
+        let mut stmt = self.report(sql).map_err(QueryError::Sql)?;
         let names: Vec<String> = stmt.column_names().map(String::from).collect();
         sink.header(&names).map_err(QueryError::Sink)?;
         let mut rows = stmt.query([]).map_err(sql_err)?;
@@ -238,10 +321,10 @@ struct SqliteLoad<'c> {
     /// The statements of each top table, built once per load rather than once per row.
     sql: HashMap<usize, Statements>,
     counts: Counts,
-    /// Per writer (`WriteSpec::id`), a bit per rowid written in this load: a record that
-    /// replaces one loaded earlier in the same load makes that one superseded, so the counts
-    /// are final outcomes. A bit per row keeps this flat: 125 KB per million rows.
-    written: HashMap<usize, Vec<u64>>,
+    /// Per writer (`WriteSpec::id`), the rowids written in this load: a record that replaces
+    /// one loaded earlier in the same load makes that one superseded, so the counts are final
+    /// outcomes. A bit per row keeps this flat.
+    written: HashMap<usize, RowIds>,
 }
 
 struct Statements {
@@ -313,18 +396,6 @@ fn upsert_sql(spec: &WriteSpec) -> String {
     sql
 }
 
-/// Sets bit `i`; says whether it was set already.
-fn test_and_set(bits: &mut Vec<u64>, i: i64) -> bool {
-    let i = usize::try_from(i).unwrap_or(0);
-    let (word, bit) = (i / 64, 1u64 << (i % 64));
-    if bits.len() <= word {
-        bits.resize(word + 1, 0);
-    }
-    let was = bits[word] & bit != 0;
-    bits[word] |= bit;
-    was
-}
-
 impl Load for SqliteLoad<'_> {
     fn write(
         &mut self,
@@ -349,7 +420,7 @@ impl Load for SqliteLoad<'_> {
         };
         // A record that replaces one loaded earlier in this load: that one is superseded, and
         // this one takes its place among the written.
-        let replaced = test_and_set(self.written.entry(spec.id).or_default(), rowid);
+        let replaced = self.written.entry(spec.id).or_default().insert(rowid);
         for ((child, rows), (delete, insert)) in child_specs.iter().zip(children).zip(&sql.children)
         {
             self.tx
@@ -420,5 +491,62 @@ impl Load for SqliteLoad<'_> {
 
     fn commit(self: Box<Self>) -> anyhow::Result<()> {
         self.tx.commit().context("cannot commit the load")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Rows, WRITING_REPORTS};
+
+    #[test]
+    fn a_report_reads_one_statement_and_nothing_else() {
+        let mut engine = Sqlite::in_memory().unwrap();
+        engine
+            .conn
+            .execute_batch("CREATE TABLE t (id INTEGER); INSERT INTO t VALUES (1), (2);")
+            .unwrap();
+        engine.read_only().unwrap();
+        for sql in [
+            "SELECT count(*) FROM t;\n-- the end\n",
+            "WITH x AS (SELECT ';') SELECT * FROM x",
+            "VALUES (1)",
+            "SELECT value FROM json_each('[1, 2]')",
+        ] {
+            engine
+                .check_query(sql)
+                .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+            engine.query(sql, &mut Rows::default()).unwrap();
+        }
+        for sql in WRITING_REPORTS
+            .iter()
+            .chain(&["PRAGMA query_only = 0", "DETACH main"])
+        {
+            assert!(engine.check_query(sql).is_err(), "{sql}");
+            assert!(engine.query(sql, &mut Rows::default()).is_err(), "{sql}");
+        }
+        let e = engine
+            .check_query("ATTACH 'attached.db' AS other")
+            .unwrap_err();
+        assert!(
+            e.message.starts_with("a report must only read"),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.message.ends_with("(SQLite refuses its `Attach`)"),
+            "{}",
+            e.message
+        );
+        let e = engine.check_query("SELECT 1; SELECT 2").unwrap_err();
+        assert!(
+            e.message.starts_with("a report holds one statement"),
+            "{}",
+            e.message
+        );
+        let mut rows = Rows::default();
+        engine.query("SELECT count(*) FROM t", &mut rows).unwrap();
+        assert_eq!(rows.0, [[Value::Integer(2)]]);
+        assert!(!std::path::Path::new("attached.db").exists());
     }
 }

@@ -59,3 +59,80 @@ fn a_without_rowid_table_is_refused_with_the_fix() {
         out.stderr
     );
 }
+
+/// CHECK, DEFAULT and NOT NULL changes are drift as much as a column's type, on every engine:
+/// DuckDB's tables lose their primary key to weir (which keeps key columns NOT NULL itself), so
+/// a key column must not count as changed.
+#[test]
+fn check_default_and_not_null_changes_are_drift() {
+    let schema = "CREATE TABLE t (\n  id TEXT PRIMARY KEY,\n  n BIGINT CHECK (n > 0),\n  d TEXT DEFAULT 'x',\n  \
+                  m TEXT,\n  CHECK (length(m) < 9)\n);\n";
+    let changes = [
+        ("n > 0", "n > 1", "CHECK"),
+        ("DEFAULT 'x'", "DEFAULT 'y'", "DEFAULT"),
+        ("m TEXT,", "m TEXT NOT NULL,", "NOT NULL"),
+        ("length(m) < 9", "length(m) < 8", "CHECK"),
+        (
+            "  CHECK (length(m) < 9)\n",
+            "  CHECK (length(m) < 9),\n  CHECK (d <> 'z')\n",
+            "CHECK",
+        ),
+    ];
+    for engine in crate::harness::engines() {
+        for (from, to, what) in changes {
+            let p = Project::empty();
+            p.write("schemas/01.sql", schema);
+            p.ok(&["--engine", engine, "initialize"]);
+            // Blanks and comments are no change.
+            p.write(
+                "schemas/01.sql",
+                &schema
+                    .replace("n > 0", "n  >  0 /* positive */")
+                    .replace(",\n", " ,\n"),
+            );
+            p.ok(&["--engine", engine, "initialize"]);
+            p.write("schemas/01.sql", &schema.replacen(from, to, 1));
+            let out = p.weir(&["--engine", engine, "initialize"]);
+            assert_eq!(out.code, 1, "{engine} {to}: {}", out.transcript());
+            let first = out.stderr.lines().next().unwrap_or_default();
+            assert!(
+                first.starts_with(
+                    "error: schemas/01.sql: table `t` in the database differs from the schema: "
+                ) && first.contains(what),
+                "{engine} {to}: {}",
+                out.stderr
+            );
+            assert!(
+                out.stderr.contains("weir initialize --recreate"),
+                "{}",
+                out.stderr
+            );
+            let out = p.weir(&["--engine", engine, "run-etl"]);
+            assert_eq!(out.code, 1, "{engine} {to}: {}", out.transcript());
+            p.ok(&["--engine", engine, "initialize", "--recreate"]);
+            p.ok(&["--engine", engine, "initialize"]);
+        }
+        // Each names its column.
+        let p = Project::empty();
+        p.write("schemas/01.sql", schema);
+        p.ok(&["--engine", engine, "initialize"]);
+        p.write(
+            "schemas/01.sql",
+            &schema.replacen("DEFAULT 'x'", "DEFAULT 'y'", 1).replacen(
+                "m TEXT,",
+                "m TEXT NOT NULL,",
+                1,
+            ),
+        );
+        let out = p.weir(&["--engine", engine, "initialize"]);
+        assert!(
+            out.stderr
+                .contains("column `d` has DEFAULT `'x'` on disk but DEFAULT `'y'` in the schema")
+                && out
+                    .stderr
+                    .contains("column `m` is NOT NULL in the schema but not on disk"),
+            "{engine}: {}",
+            out.stderr
+        );
+    }
+}

@@ -204,6 +204,8 @@ fn names_cannot_leave_their_folders() {
     let outside = p.dir.path().parent().unwrap().join(&escape);
     let up = format!("../../{escape}");
     let up_message = format!("no report `{up}`");
+    // run-queries needs a database to refuse names in.
+    p.ok(&["initialize"]);
     let before = contents(&p);
     for (args, message, hint) in [
         (
@@ -288,6 +290,61 @@ fn a_report_cannot_change_data() {
             assert_eq!(out.code, 1, "{engine} {sql}: {}", out.stderr);
         }
         assert_eq!(p.sql(engine, "SELECT count(*) FROM incidents"), ["36"]);
+    }
+}
+
+/// DuckDB's dollar quotes once hid a second statement from weir's own scanner; now the engines'
+/// parsers decide, in a file and in memory alike, and nothing a refused report tries happens.
+#[test]
+fn a_report_cannot_hide_a_write() {
+    let sneaky = [
+        "SELECT $$'$$; DELETE FROM incidents",
+        "SELECT $x$'$x$; DELETE FROM incidents; SELECT 1",
+        "SELECT $$ -- $$; DELETE FROM incidents",
+        "INSERT INTO incidents (incident_name) VALUES ('x')",
+        "CREATE TABLE extra (x INTEGER)",
+        "ATTACH 'attached.db' AS other",
+        "COPY (SELECT 1) TO 'copied.csv'",
+        "PRAGMA user_version = 3",
+    ];
+    for engine in engines() {
+        let p = Project::shipped();
+        p.ok(&["--engine", engine, "run-etl"]);
+        for sql in sneaky {
+            p.write("queries/sneaky.sql", sql);
+            let out = p.weir(&["--engine", engine, "run-queries", "sneaky"]);
+            assert_eq!(out.code, 1, "{engine} {sql}: {}", out.transcript());
+            assert!(
+                out.stderr.starts_with("error: queries/sneaky.sql"),
+                "{engine} {sql}: {}",
+                out.stderr
+            );
+            // In memory, `run` loads and reports in one process: the report is refused there too.
+            let out = p.weir(&["--engine", engine, "--in-memory", "run"]);
+            assert_eq!(
+                out.code,
+                1,
+                "{engine} --in-memory {sql}: {}",
+                out.transcript()
+            );
+            assert!(
+                out.stderr.contains("error: queries/sneaky.sql"),
+                "{engine} {sql}: {}",
+                out.stderr
+            );
+            // SQLite reads `$$` as a parameter and knows no COPY: a syntax error refuses those.
+            if engine == "duckdb" || !(sql.contains('$') || sql.starts_with("COPY")) {
+                assert!(
+                    out.stderr.contains("must only read"),
+                    "{engine} {sql}: {}",
+                    out.stderr
+                );
+            }
+        }
+        assert_eq!(p.sql(engine, "SELECT count(*) FROM incidents"), ["36"]);
+        for file in ["attached.db", "copied.csv", "output/sneaky.csv"] {
+            assert!(!p.path(file).exists(), "{engine}: {file} was written");
+        }
     }
 }
 

@@ -10,6 +10,7 @@ fn csv_quoting_nulls_and_numbers() {
         "SELECT 'a,\"b\"' AS quoted, NULL AS empty, 1.5e20 AS big, 0.1 + 0.2 AS sum, 2.0 AS whole, \
          -0.0 AS negzero, 12345678901 AS int, 'line\nbreak' AS multi, 'é ✓' AS utf8",
     );
+    p.ok(&["initialize"]);
     p.ok(&["run-queries", "zz_format"]);
     insta::assert_snapshot!(p.read("output/zz_format.csv").replace("\r\n", "⏎\n"), @r#"
     quoted,empty,big,sum,whole,negzero,int,multi,utf8⏎
@@ -22,6 +23,9 @@ fn csv_quoting_nulls_and_numbers() {
 #[test]
 fn unknown_report_and_bad_sql() {
     let p = Project::fixture("empty");
+    for engine in crate::harness::engines() {
+        p.ok(&["--engine", engine, "initialize"]);
+    }
     let out = p.weir(&["run-queries", "incident_montly"]);
     insta::assert_snapshot!(out.stderr, @r"
     error: queries/incident_montly.sql: no report `incident_montly`
@@ -50,6 +54,15 @@ fn unknown_report_and_bad_sql() {
         let out = p.weir(&["--engine", engine, "run-queries", "writer"]);
         assert_eq!(out.code, 1, "{engine}");
         assert!(out.stderr.contains("one statement"), "{}", out.stderr);
+        // Whether the second statement reads or writes, the engine's parser finds it.
+        let out = p.weir(&["--engine", engine, "validate"]);
+        assert!(
+            out.stderr
+                .contains("queries/writer.sql: the query does not compile: a report must only read, in one statement"),
+            "{}",
+            out.stderr
+        );
+        p.write("queries/writer.sql", "SELECT 1; SELECT 2");
         let out = p.weir(&["--engine", engine, "validate"]);
         assert!(
             out.stderr.contains(
@@ -66,6 +79,71 @@ fn engine_override_wins() {
     let p = Project::fixture("empty");
     p.write("queries/pick.sql", "SELECT 'portable' AS v");
     p.write("queries/pick.sqlite.sql", "SELECT 'sqlite' AS v");
+    p.ok(&["initialize"]);
     p.ok(&["run-queries", "pick"]);
     assert_eq!(p.read("output/pick.csv"), "v\r\nsqlite\r\n");
+}
+
+#[test]
+fn a_missing_database_is_named_and_never_made() {
+    for engine in crate::harness::engines() {
+        let p = Project::fixture("empty");
+        let out = p.weir(&["--engine", engine, "run-queries"]);
+        assert_eq!(out.code, 1, "{}", out.transcript());
+        let file = format!("warehouse.{engine}");
+        assert_eq!(
+            out.stderr,
+            format!(
+                "error: {file}: the database does not exist\n  \
+                 hint: make it with `weir initialize` and `weir run-etl`, or run everything with `weir run`\n"
+            )
+        );
+        for made in [file.clone(), format!("{file}.lock"), "output".into()] {
+            assert!(!p.path(&made).exists(), "{engine}: run-queries made {made}");
+        }
+        let out = p.weir(&["--engine", engine, "--db", "sub/x.db", "run-queries"]);
+        assert_eq!(out.code, 1, "{}", out.transcript());
+        assert!(!p.path("sub").exists());
+    }
+}
+
+#[test]
+fn an_in_memory_database_cannot_be_reported_on_alone() {
+    for engine in crate::harness::engines() {
+        let p = Project::shipped();
+        let out = p.weir(&["--engine", engine, "--in-memory", "run-queries"]);
+        assert_eq!(out.code, 1, "{}", out.transcript());
+        assert_eq!(
+            out.stderr,
+            "error: an in-memory database is empty in run-queries: nothing loads into it, so every report \
+             would be empty\n  hint: use `weir run --in-memory` to load and report in one go, or a file \
+             database (`weir run-etl` first)\n"
+        );
+        p.write(".env", "DB_MODE=MEMORY\n");
+        let out = p.weir(&["--engine", engine, "run-queries"]);
+        assert_eq!(out.code, 1, "{}", out.transcript());
+        assert!(
+            out.stderr.contains("an in-memory database is empty"),
+            "{}",
+            out.stderr
+        );
+        assert!(!p.path("output").exists(), "{engine}: reports were written");
+        // run-etl loads into memory and says that nothing is kept.
+        let out = p.ok(&["--engine", engine, "run-etl"]);
+        assert!(
+            out.stderr.starts_with(
+                "note: the database is in memory (`--in-memory` or DB_MODE=MEMORY): what this run loads is not kept"
+            ),
+            "{}",
+            out.stderr
+        );
+        assert!(!p.path(&format!("warehouse.{engine}")).exists());
+        std::fs::remove_file(p.path(".env")).unwrap();
+        let out = p.ok(&["--engine", engine, "run-etl"]);
+        assert!(
+            !out.stderr.contains("note: the database is in memory"),
+            "{}",
+            out.stderr
+        );
+    }
 }

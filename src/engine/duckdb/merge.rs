@@ -1,0 +1,443 @@
+//! One DuckDB load: records are held per writer (`Stage`) and merged in batches by a few set
+//! statements per table, keeping SQLite's rule exactly: per key, the held copy with the newest
+//! version wins (the latest record among equals, as if applied one by one), and it replaces the
+//! stored row only when its version is newer or equal; its children replace the stored set.
+//! Nothing is staged in DuckDB tables: a transaction keeps what it writes until the commit, so
+//! staging would grow with the load.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use anyhow::Context;
+use duckdb::Connection;
+use duckdb::arrow::array::{Array, ArrayRef, BooleanArray, Int64Array};
+use duckdb::arrow::compute::filter_record_batch;
+use duckdb::arrow::datatypes::{DataType, Field, Schema};
+use duckdb::arrow::record_batch::RecordBatch;
+use duckdb::vtab::arrow::ArrowBatchRegistration;
+
+use super::from_duckdb;
+use super::held::Held;
+use super::memory::Limit;
+use super::stage::Stage;
+use crate::engine::{ChildSpec, Counts, Load, MergeRefused, RowIds, Value, WriteSpec};
+
+/// Records held per table before a merge: bounds the memory they take; a batch amortises the
+/// merge's few statements.
+const BATCH: usize = 10_000;
+
+/// DuckDB numbers the rows a transaction adds from 2^55 up (`MAX_ROW_ID` in its source) until
+/// the commit: a stored row numbered from here was written by this load.
+pub(super) const LOCAL_ROW_ID: i64 = 36_028_797_018_960_000;
+
+pub(super) struct DuckLoad<'c> {
+    conn: &'c Connection,
+    /// Per table, the committed rows this load updated in place (their row ids do not change).
+    updated: HashMap<String, RowIds>,
+    /// DuckDB's memory limit for the load, when it writes to a file.
+    limit: Option<Limit>,
+    stages: Vec<Stage>,
+    /// The number of the record in this load: later records win ties, as in a one-by-one load.
+    seq: i64,
+    /// The number of the child row in this load: a later duplicate child key wins.
+    row: i64,
+    counts: Counts,
+    /// The transaction is still open: dropping the load rolls it back.
+    open: bool,
+}
+
+/// The winners of one batch: at most one record per key.
+struct Winners {
+    /// Their record numbers.
+    records: HashSet<i64>,
+    /// The row id of the stored row a winner replaces, by record number.
+    replacing: HashMap<i64, i64>,
+    /// How many winners replace a row written earlier in this load.
+    rewritten: usize,
+}
+
+impl<'c> DuckLoad<'c> {
+    /// Starts the load's transaction. A load into a file keeps to a small buffer pool and spills
+    /// the rest of what it writes to the file; a database in memory has nowhere to spill.
+    pub(super) fn begin(
+        conn: &'c Connection,
+        into_file: bool,
+        memory: Option<u64>,
+    ) -> anyhow::Result<Self> {
+        let limit = if into_file {
+            Some(Limit::new(conn, memory)?)
+        } else {
+            None
+        };
+        conn.execute_batch("BEGIN TRANSACTION")
+            .context("cannot start a transaction")?;
+        Ok(DuckLoad {
+            conn,
+            updated: HashMap::new(),
+            limit,
+            stages: Vec::new(),
+            seq: 0,
+            row: 0,
+            counts: Counts::default(),
+            open: true,
+        })
+    }
+
+    fn stage(&mut self, spec: &WriteSpec, child_specs: &[ChildSpec]) -> anyhow::Result<usize> {
+        if let Some(i) = self.stages.iter().position(|s| s.spec.id == spec.id) {
+            return Ok(i);
+        }
+        let stage = Stage::new(self.conn, spec, child_specs)?;
+        if let Some(limit) = &mut self.limit {
+            let columns = stage.top.width() + stage.children.iter().map(Held::width).sum::<usize>();
+            limit.fit(self.conn, columns)?;
+        }
+        self.stages.push(stage);
+        Ok(self.stages.len() - 1)
+    }
+
+    /// `e`, or what it means when DuckDB ran out of the memory the load may use.
+    fn explained(&self, e: anyhow::Error) -> anyhow::Error {
+        match &self.limit {
+            Some(limit) => limit.explain(e),
+            None => e,
+        }
+    }
+
+    /// Merges the rows held for one top table into the tables; nothing is held afterwards.
+    fn merge(&mut self, i: usize) -> anyhow::Result<()> {
+        let stage = &mut self.stages[i];
+        let pending = stage.top.len();
+        if pending == 0 {
+            return Ok(());
+        }
+        let top = stage.top.take();
+        let children: Vec<RecordBatch> = stage.children.iter_mut().map(Held::take).collect();
+        let stage = &self.stages[i];
+        let table = &stage.spec.table;
+        let winners = pick_winners(self.conn, stage, &top, self.updated.get(table))?;
+        if !winners.records.is_empty() {
+            let updated = write_winners(self.conn, stage, &top, &winners)?;
+            if !updated.is_empty() {
+                let ids = self.updated.entry(table.clone()).or_default();
+                for id in updated {
+                    ids.insert(id);
+                }
+            }
+            insert_children(self.conn, stage, children, &winners.records)?;
+        }
+        // A winner that replaced a row written earlier in this load supersedes that record:
+        // the counts are final outcomes, as on SQLite.
+        let written = winners.records.len();
+        self.counts.written += written - winners.rewritten;
+        self.counts.superseded += pending - written + winners.rewritten;
+        Ok(())
+    }
+
+    /// Holds a record's row and its children's; merges when a batch is full.
+    fn hold(
+        &mut self,
+        spec: &WriteSpec,
+        row: &[Value],
+        child_specs: &[ChildSpec],
+        children: &[Vec<Vec<Value>>],
+    ) -> anyhow::Result<()> {
+        let i = self.stage(spec, child_specs)?;
+        self.seq += 1;
+        let seq = Value::Integer(self.seq);
+        let stage = &mut self.stages[i];
+        stage.top.push(row.iter().chain([&seq]));
+        for (held, rows) in stage.children.iter_mut().zip(children) {
+            for r in rows {
+                self.row += 1;
+                held.push(r.iter().chain([&seq, &Value::Integer(self.row)]));
+            }
+        }
+        if stage.top.len() >= BATCH {
+            self.merge(i)?;
+        }
+        Ok(())
+    }
+
+    fn retain_keys(
+        &mut self,
+        spec: &WriteSpec,
+        child_specs: &[ChildSpec],
+        keys: &[Vec<Value>],
+    ) -> anyhow::Result<usize> {
+        self.merge_all()?;
+        let sql = crate::engine::retain_sql(spec, child_specs);
+        self.conn.execute_batch(&sql.create)?;
+        {
+            // Complete sources are hand-written and small: one INSERT per key is fine here.
+            let mut insert = self.conn.prepare(&sql.insert)?;
+            for k in keys {
+                insert.execute(duckdb::params_from_iter(k))?;
+            }
+        }
+        let mut removed = 0;
+        for (i, delete) in sql.delete.iter().enumerate() {
+            let n = self.conn.execute(delete, [])?;
+            if i == 0 {
+                removed = n;
+            }
+        }
+        self.conn.execute_batch(&sql.drop)?;
+        Ok(removed)
+    }
+
+    fn merge_all(&mut self) -> anyhow::Result<Counts> {
+        for i in 0..self.stages.len() {
+            self.merge(i)?;
+        }
+        Ok(std::mem::take(&mut self.counts))
+    }
+
+    fn execute_bookkeeping(&mut self, sql: &str, params: &[Value]) -> anyhow::Result<usize> {
+        Ok(self
+            .conn
+            .prepare_cached(sql)?
+            .execute(duckdb::params_from_iter(params))?)
+    }
+
+    fn select_bookkeeping(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+    ) -> anyhow::Result<Vec<Vec<Value>>> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let mut rows = stmt.query(duckdb::params_from_iter(params))?;
+        let n = rows.as_ref().map_or(0, |s| s.column_count());
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let mut values = Vec::with_capacity(n);
+            for i in 0..n {
+                values.push(from_duckdb(row.get_ref(i)?).map_err(anyhow::Error::msg)?);
+            }
+            out.push(values);
+        }
+        Ok(out)
+    }
+
+    fn merge_and_commit(&mut self) -> anyhow::Result<()> {
+        self.merge_all()?;
+        self.conn
+            .execute_batch("COMMIT")
+            .context("cannot commit the load")?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+/// Runs one of a stage's statements over `batch`; a refusal names the table.
+fn run(conn: &Connection, table: &str, sql: &str, batch: RecordBatch) -> anyhow::Result<usize> {
+    let batch = ArrowBatchRegistration::new(batch);
+    conn.prepare_cached(sql)?
+        .execute([&batch])
+        .with_context(|| MergeRefused(table.to_string()))
+}
+
+/// The batch's winners, by the stage's winners statement; `updated` holds the committed rows
+/// this load updated in place (a winner replacing one rewrites a row of this load).
+fn pick_winners(
+    conn: &Connection,
+    stage: &Stage,
+    top: &RecordBatch,
+    updated: Option<&RowIds>,
+) -> anyhow::Result<Winners> {
+    let table = &stage.spec.table;
+    let refused = || MergeRefused(table.clone());
+    let probe = ArrowBatchRegistration::new(top.project(&stage.probe)?);
+    let mut winners = Winners {
+        records: HashSet::with_capacity(top.num_rows()),
+        replacing: HashMap::new(),
+        rewritten: 0,
+    };
+    let mut stmt = conn.prepare_cached(&stage.winners_sql)?;
+    let mut rows = stmt.query([&probe]).with_context(refused)?;
+    while let Some(row) = rows.next().with_context(refused)? {
+        let seq = row.get::<_, i64>(0)?;
+        if !winners.records.insert(seq) {
+            // Only rows written outside weir can repeat a key: no index refuses them.
+            return Err(anyhow::anyhow!(
+                "the table holds more than one row with the key of a record loaded now; \
+                 remove the extra rows (weir's DuckDB tables have no index to refuse them)"
+            )
+            .context(refused()));
+        }
+        let rowid = row.get::<_, Option<i64>>(1)?;
+        if let Some(rowid) = rowid {
+            winners.replacing.insert(seq, rowid);
+        }
+        // The stored row was written by this load: inserted (a transaction-local row id), or
+        // updated in place.
+        let ours =
+            row.get::<_, bool>(2)? || rowid.is_some_and(|r| updated.is_some_and(|u| u.contains(r)));
+        winners.rewritten += usize::from(ours);
+    }
+    Ok(winners)
+}
+
+/// Writes the winning top rows: new ones inserted, replacing ones in place of the stored row
+/// (deleted and inserted, or updated where the table has columns the writer leaves to others).
+/// Every winner's stored children go first: a new parent may still find children stored under
+/// its key (its table rebuilt alone, say), and its set replaces them. Returns the committed rows
+/// it updated in place.
+fn write_winners(
+    conn: &Connection,
+    stage: &Stage,
+    top: &RecordBatch,
+    winners: &Winners,
+) -> anyhow::Result<Vec<i64>> {
+    let table = &stage.spec.table;
+    let width = stage.spec.columns.len();
+    let top = filter_record_batch(top, &winning(top, width, &winners.records))?;
+    for sql in &stage.delete_children_sql {
+        run(conn, table, sql, top.clone())?;
+    }
+    let replaced: HashSet<i64> = winners.replacing.keys().copied().collect();
+    let old = filter_record_batch(&top, &winning(&top, width, &replaced))?;
+    if old.num_rows() == 0 {
+        run(conn, table, &stage.insert_sql, top)?;
+        return Ok(Vec::new());
+    }
+    let (old, rowids) = with_row_ids(&old, width, &winners.replacing)?;
+    if !stage.keeps_rest {
+        run(conn, table, &stage.delete_sql, old)?;
+        run(conn, table, &stage.insert_sql, top)?;
+        return Ok(Vec::new());
+    }
+    if !stage.update_sql.is_empty() {
+        run(conn, table, &stage.update_sql, old)?;
+    }
+    let fresh: HashSet<i64> = winners.records.difference(&replaced).copied().collect();
+    let fresh = filter_record_batch(&top, &winning(&top, width, &fresh))?;
+    if fresh.num_rows() > 0 {
+        run(conn, table, &stage.insert_sql, fresh)?;
+    }
+    // A row this load inserted keeps a transaction-local row id, known anyway.
+    Ok(rowids
+        .iter()
+        .flatten()
+        .filter(|&r| r < LOCAL_ROW_ID)
+        .collect())
+}
+
+/// `old` with the row id of the stored row each replaces as a column after the held ones.
+fn with_row_ids(
+    old: &RecordBatch,
+    width: usize,
+    replacing: &HashMap<i64, i64>,
+) -> anyhow::Result<(RecordBatch, Int64Array)> {
+    let rowids: Int64Array = record_numbers(old, width)
+        .iter()
+        .map(|s| s.and_then(|s| replacing.get(&s).copied()))
+        .collect();
+    let mut fields: Vec<Field> = old
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new(format!("c{}", width + 1), DataType::Int64, true));
+    let mut columns: Vec<ArrayRef> = old.columns().to_vec();
+    columns.push(Arc::new(rowids.clone()));
+    Ok((
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?,
+        rowids,
+    ))
+}
+
+/// Inserts the held child rows of the winners.
+fn insert_children(
+    conn: &Connection,
+    stage: &Stage,
+    children: Vec<RecordBatch>,
+    winners: &HashSet<i64>,
+) -> anyhow::Result<()> {
+    for (batch, sql) in children.into_iter().zip(&stage.insert_children_sql) {
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        let seq = batch.num_columns() - 2;
+        let batch = filter_record_batch(&batch, &winning(&batch, seq, winners))?;
+        if batch.num_rows() > 0 {
+            run(conn, &stage.spec.table, sql, batch)?;
+        }
+    }
+    Ok(())
+}
+
+/// Column `i` of `batch`, which holds record numbers (or row ids).
+fn record_numbers(batch: &RecordBatch, i: usize) -> &Int64Array {
+    batch
+        .column(i)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .expect("record numbers are integers")
+}
+
+/// Which rows of `batch` belong to a winning record: its column `seq` holds record numbers.
+fn winning(batch: &RecordBatch, seq: usize, winners: &HashSet<i64>) -> BooleanArray {
+    record_numbers(batch, seq)
+        .iter()
+        .map(|s| Some(s.is_some_and(|s| winners.contains(&s))))
+        .collect()
+}
+
+/// The load's work, with DuckDB's running out of memory explained.
+impl Load for DuckLoad<'_> {
+    fn write(
+        &mut self,
+        spec: &WriteSpec,
+        row: &[Value],
+        child_specs: &[ChildSpec],
+        children: &[Vec<Vec<Value>>],
+    ) -> anyhow::Result<()> {
+        self.hold(spec, row, child_specs, children)
+            .map_err(|e| self.explained(e))
+    }
+
+    fn retain(
+        &mut self,
+        spec: &WriteSpec,
+        child_specs: &[ChildSpec],
+        keys: &[Vec<Value>],
+    ) -> anyhow::Result<usize> {
+        self.retain_keys(spec, child_specs, keys)
+            .map_err(|e| self.explained(e))
+    }
+
+    fn flush(&mut self) -> anyhow::Result<Counts> {
+        self.merge_all().map_err(|e| self.explained(e))
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Value]) -> anyhow::Result<usize> {
+        self.execute_bookkeeping(sql, params)
+            .map_err(|e| self.explained(e))
+    }
+
+    fn select(&mut self, sql: &str, params: &[Value]) -> anyhow::Result<Vec<Vec<Value>>> {
+        self.select_bookkeeping(sql, params)
+            .map_err(|e| self.explained(e))
+    }
+
+    fn commit(mut self: Box<Self>) -> anyhow::Result<()> {
+        self.merge_and_commit().map_err(|e| self.explained(e))
+    }
+}
+
+impl Drop for DuckLoad<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // Nothing of an unfinished load may remain; a failed rollback leaves the
+            // transaction to be discarded with the connection.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        if self.limit.is_some() {
+            // What runs next on the connection (rebuilding tables, say) is not a load; failing
+            // to lift the limit leaves a tighter one, never a wrong result.
+            let _ = self.conn.execute_batch("RESET memory_limit");
+        }
+    }
+}
