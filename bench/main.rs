@@ -58,86 +58,15 @@ fn main() {
             .join(" | ")
     );
     println!("|---|{}", "---:|".repeat(sizes.len()));
-    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
-    let add_cell = |rows: &mut Vec<(String, Vec<String>)>, name: &str, value: String| match rows
-        .iter_mut()
-        .find(|(n, _)| n == name)
-    {
-        Some((_, v)) => v.push(value),
-        None => rows.push((name.to_string(), vec![value])),
-    };
+    let mut rows = Rows::default();
     // Peak RSS per size and engine, for target 3 at the end.
     let mut peaks: Vec<(&str, usize, f64)> = Vec::new();
     for &n in &sizes {
         let dir = base.path().join(format!("n{n}"));
-        let bytes = generate(&dir, n);
-        let mb = bytes as f64 / 1e6;
-        add_cell(&mut rows, "raw JSON (MB)", format!("{mb:.0}"));
-        let rate = |secs: f64| {
-            format!(
-                "{:.0} rec/s, {:.1} MB/s ({secs:.1} s)",
-                n as f64 / secs,
-                mb / secs
-            )
-        };
-
-        let reference = time(|| reference_sqlite(&dir));
-        add_cell(&mut rows, "reference loader, SQLite", rate(reference));
-        let (sqlite, rss) = weir_etl(&weir, &dir, "sqlite", &[]);
-        add_cell(&mut rows, "weir run-etl, SQLite", rate(sqlite));
-        add_cell(&mut rows, "peak RSS, SQLite (MB)", format!("{rss:.0}"));
-        peaks.push(("SQLite", n, rss));
-        add_cell(
-            &mut rows,
-            "target 1: reference / weir time (>= 0.7)",
-            verdict(
-                reference / sqlite >= 0.7,
-                format!("{:.2}", reference / sqlite),
-            ),
-        );
-        let (rerun, _) = weir_etl_again(&weir, &dir, "sqlite", &[]);
-        add_cell(
-            &mut rows,
-            "target 4: unchanged re-run / first load (< 5%)",
-            verdict(
-                rerun / sqlite < 0.05,
-                format!("{:.1}% ({rerun:.2} s)", 100.0 * rerun / sqlite),
-            ),
-        );
-        let (one, _) = weir_etl(&weir, &dir, "sqlite", &["--jobs", "1"]);
-        add_cell(&mut rows, "weir run-etl, SQLite, --jobs 1", rate(one));
-        add_cell(
-            &mut rows,
-            "target 5: --jobs 1 / default time (> 1)",
-            verdict(one / sqlite > 1.0, format!("{:.2}", one / sqlite)),
-        );
-
-        let (csv, rows_out) = weir_csv(&weir, &dir);
-        let sqlite3 = time(|| sqlite3_csv(&dir));
-        add_cell(&mut rows, "run-queries CSV rows", rows_out.to_string());
-        add_cell(
-            &mut rows,
-            "target 6: sqlite3 -csv / weir time (>= 1)",
-            verdict(
-                sqlite3 / csv >= 1.0,
-                format!("{:.2} ({csv:.2} s vs {sqlite3:.2} s)", sqlite3 / csv),
-            ),
-        );
-
-        let duck_ref = time(|| reference_duckdb(&dir));
-        add_cell(&mut rows, "DuckDB read_json import", rate(duck_ref));
-        let (duck, duck_rss) = weir_etl(&weir, &dir, "duckdb", &[]);
-        add_cell(&mut rows, "weir run-etl, DuckDB", rate(duck));
-        add_cell(&mut rows, "peak RSS, DuckDB (MB)", format!("{duck_rss:.0}"));
-        peaks.push(("DuckDB", n, duck_rss));
-        add_cell(
-            &mut rows,
-            "target 2: weir / read_json time (<= 2)",
-            verdict(duck / duck_ref <= 2.0, format!("{:.2}", duck / duck_ref)),
-        );
+        measure(&weir, &dir, n, &mut rows, &mut peaks);
         std::fs::remove_dir_all(&dir).unwrap();
     }
-    for (name, values) in &rows {
+    for (name, values) in &rows.0 {
         println!("| {name} | {} |", values.join(" | "));
     }
     for engine in ["SQLite", "DuckDB"] {
@@ -164,6 +93,89 @@ fn main() {
         "target 7: weir run on the shipped sample (fresh database, median of 5; < 1 s): {}",
         verdict(sample < 1.0, format!("{sample:.3} s"))
     );
+}
+
+/// The figures of one size: `n` records generated in `dir`, loaded, re-run and exported.
+fn measure(
+    weir: &Path,
+    dir: &Path,
+    n: usize,
+    rows: &mut Rows,
+    peaks: &mut Vec<(&str, usize, f64)>,
+) {
+    let bytes = generate(dir, n);
+    let mb = bytes as f64 / 1e6;
+    rows.add("raw JSON (MB)", format!("{mb:.0}"));
+    let rate = |secs: f64| {
+        format!(
+            "{:.0} rec/s, {:.1} MB/s ({secs:.1} s)",
+            n as f64 / secs,
+            mb / secs
+        )
+    };
+
+    let reference = time(|| reference_sqlite(dir));
+    rows.add("reference loader, SQLite", rate(reference));
+    let (sqlite, rss) = weir_etl(weir, dir, "sqlite", &[]);
+    rows.add("weir run-etl, SQLite", rate(sqlite));
+    rows.add("peak RSS, SQLite (MB)", format!("{rss:.0}"));
+    peaks.push(("SQLite", n, rss));
+    rows.add(
+        "target 1: reference / weir time (>= 0.7)",
+        verdict(
+            reference / sqlite >= 0.7,
+            format!("{:.2}", reference / sqlite),
+        ),
+    );
+    let (rerun, _) = weir_etl_again(weir, dir, "sqlite", &[]);
+    rows.add(
+        "target 4: unchanged re-run / first load (< 5%)",
+        verdict(
+            rerun / sqlite < 0.05,
+            format!("{:.1}% ({rerun:.2} s)", 100.0 * rerun / sqlite),
+        ),
+    );
+    let (one, _) = weir_etl(weir, dir, "sqlite", &["--jobs", "1"]);
+    rows.add("weir run-etl, SQLite, --jobs 1", rate(one));
+    rows.add(
+        "target 5: --jobs 1 / default time (> 1)",
+        verdict(one / sqlite > 1.0, format!("{:.2}", one / sqlite)),
+    );
+
+    let (csv, rows_out) = weir_csv(weir, dir);
+    let sqlite3 = time(|| sqlite3_csv(dir));
+    rows.add("run-queries CSV rows", rows_out.to_string());
+    rows.add(
+        "target 6: sqlite3 -csv / weir time (>= 1)",
+        verdict(
+            sqlite3 / csv >= 1.0,
+            format!("{:.2} ({csv:.2} s vs {sqlite3:.2} s)", sqlite3 / csv),
+        ),
+    );
+
+    let duck_ref = time(|| reference_duckdb(dir));
+    rows.add("DuckDB read_json import", rate(duck_ref));
+    let (duck, duck_rss) = weir_etl(weir, dir, "duckdb", &[]);
+    rows.add("weir run-etl, DuckDB", rate(duck));
+    rows.add("peak RSS, DuckDB (MB)", format!("{duck_rss:.0}"));
+    peaks.push(("DuckDB", n, duck_rss));
+    rows.add(
+        "target 2: weir / read_json time (<= 2)",
+        verdict(duck / duck_ref <= 2.0, format!("{:.2}", duck / duck_ref)),
+    );
+}
+
+/// The table of figures: a row per measure, a cell per size.
+#[derive(Default)]
+struct Rows(Vec<(String, Vec<String>)>);
+
+impl Rows {
+    fn add(&mut self, name: &str, value: String) {
+        match self.0.iter_mut().find(|(n, _)| n == name) {
+            Some((_, v)) => v.push(value),
+            None => self.0.push((name.to_string(), vec![value])),
+        }
+    }
 }
 
 /// A target's figure with PASS or FAIL beside it.
@@ -331,7 +343,8 @@ fn generate(dir: &Path, n: usize) -> u64 {
     bytes
 }
 
-const REPORT: &str = "SELECT i.id, i.title, i.status, i.created_at, i.service_name, a.user_id, a.user_name, a.assigned_at
+const REPORT: &str = "SELECT i.id, i.title, i.status, i.created_at, i.service_name,
+  a.user_id, a.user_name, a.assigned_at
 FROM pagerduty_incidents i JOIN pagerduty_incident_assignments a ON a.incident_id = i.id
 ORDER BY i.id, a.user_id
 LIMIT 1000000";
@@ -463,13 +476,21 @@ fn reference_sqlite(dir: &Path) {
     {
         let mut incident = tx
             .prepare_cached(
-                "INSERT OR REPLACE INTO pagerduty_incidents (id, incident_number, title, status, urgency, priority, incident_key, service_id, service_name, escalation_policy_id, team_id, created_at, updated_at, last_status_change_at, last_status_change_by_id, last_status_change_by_type, resolved_at, alert_count, first_trigger_log_entry_id, html_url, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                concat!(
+                    "INSERT OR REPLACE INTO pagerduty_incidents (id, incident_number, title, status, ",
+                    "urgency, priority, incident_key, service_id, service_name, escalation_policy_id, ",
+                    "team_id, created_at, updated_at, last_status_change_at, last_status_change_by_id, ",
+                    "last_status_change_by_type, resolved_at, alert_count, first_trigger_log_entry_id, ",
+                    "html_url, fetched_at) ",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                ),
             )
             .unwrap();
         let mut assignment = tx
-            .prepare_cached(
-                "INSERT OR REPLACE INTO pagerduty_incident_assignments (incident_id, user_id, user_name, assigned_at) VALUES (?, ?, ?, ?)",
-            )
+            .prepare_cached(concat!(
+                "INSERT OR REPLACE INTO pagerduty_incident_assignments ",
+                "(incident_id, user_id, user_name, assigned_at) VALUES (?, ?, ?, ?)"
+            ))
             .unwrap();
         let s = |v: &Value| v.as_str().map(str::to_string);
         for path in pages(dir) {
@@ -537,8 +558,10 @@ fn reference_duckdb(dir: &Path) {
                   i.html_url, fetched_at
            FROM (SELECT unnest(body.incidents) AS i, fetched_at FROM read_json('{glob}'));
          CREATE TABLE assignments AS
-           SELECT i.id AS incident_id, a.assignee.id AS user_id, a.assignee.summary AS user_name, a.at AS assigned_at
-           FROM (SELECT i, unnest(i.assignments) AS a FROM (SELECT unnest(body.incidents) AS i FROM read_json('{glob}')));"
+           SELECT i.id AS incident_id, a.assignee.id AS user_id, a.assignee.summary AS user_name,
+             a.at AS assigned_at
+           FROM (SELECT i, unnest(i.assignments) AS a
+                 FROM (SELECT unnest(body.incidents) AS i FROM read_json('{glob}')));"
     ))
     .unwrap();
 }

@@ -38,12 +38,12 @@ impl Drop for Guard {
 
 const POLL: Duration = Duration::from_millis(100);
 
-/// Takes the lock at `path` (shown as `shown`, guarding `what`) for `command`, waiting up to
+/// Takes the lock at `path` (shown as `relative`, guarding `what`) for `command`, waiting up to
 /// `settings.wait` for another weir to let go.
 pub fn acquire(
     settings: &Settings,
     path: &Path,
-    shown: &str,
+    relative: &str,
     what: &str,
     mode: Mode,
     command: &str,
@@ -57,7 +57,7 @@ pub fn acquire(
         .map_err(|e| {
             Error::problem(
                 Diagnostic::new(format!("cannot create the lock file: {e}"))
-                    .at(Location::file(shown))
+                    .at(Location::file(relative))
                     .hint("weir needs to write next to the files it guards; check the folder's permissions"),
             )
         })?;
@@ -73,7 +73,7 @@ pub fn acquire(
             Err(TryLockError::WouldBlock) => {}
             Err(TryLockError::Error(e)) => {
                 return Err(Error::problem(
-                    Diagnostic::new(format!("cannot lock: {e}")).at(Location::file(shown)),
+                    Diagnostic::new(format!("cannot lock: {e}")).at(Location::file(relative)),
                 ));
             }
         }
@@ -86,7 +86,7 @@ pub fn acquire(
             };
             return Err(Error::problem(
                 Diagnostic::new(format!("{what} is in use by {holder}{waited}"))
-                    .at(Location::file(shown))
+                    .at(Location::file(relative))
                     .hint("let it finish, or pass `--wait SECONDS` to wait for it"),
             ));
         }
@@ -134,8 +134,8 @@ pub fn database(settings: &Settings, mode: Mode, command: &str) -> Result<Option
     let mut name = db.as_os_str().to_owned();
     name.push(".lock");
     let path = std::path::PathBuf::from(name);
-    let shown = crate::load::shown(&path, &settings.root);
-    acquire(settings, &path, &shown, "the database", mode, command).map(Some)
+    let relative = crate::load::relative_path(&path, &settings.root);
+    acquire(settings, &path, &relative, "the database", mode, command).map(Some)
 }
 
 /// The lock of raw_data/ (none when the folder does not exist yet and only readers come).

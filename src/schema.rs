@@ -56,7 +56,10 @@ pub fn read(root: &Path, engine: &dyn Engine) -> Result<Schema, Vec<Diagnostic>>
                             problems.push(
                                 Diagnostic::new(format!("`{name}` {why}"))
                                     .at(Location::file(&file))
-                                    .hint("name tables and columns with letters, digits and `_`, starting with a letter"),
+                                    .hint(
+                                        "name tables and columns with letters, digits and `_`, \
+                                         starting with a letter",
+                                    ),
                             );
                         }
                     }

@@ -13,7 +13,10 @@ fuzz_target!(|data: &[u8]| {
     for check in weir::engine::check_constraints(sql) {
         // Folding drops blanks and comments only: never more text than came in.
         assert!(check.expression.len() <= sql.len(), "{check:?}");
-        assert!(check.columns.iter().all(|c| c.len() <= sql.len()), "{check:?}");
+        assert!(
+            check.columns.iter().all(|c| c.len() <= sql.len()),
+            "{check:?}"
+        );
     }
     if let Some(bare) = weir::engine::without_primary_key(sql) {
         // Only the key goes: at least `PRIMARY KEY`, nothing is added.

@@ -113,14 +113,14 @@ pub(crate) fn mappers(
             problems.push(d);
             continue;
         };
-        let shown = format!(
+        let relative = format!(
             "mappers/{}",
             path.file_name().unwrap_or_default().to_string_lossy()
         );
         match mapper::load(
             source,
             &path,
-            &shown,
+            &relative,
             &schema.tables,
             &settings.path("schemas"),
         ) {

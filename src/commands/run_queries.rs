@@ -21,7 +21,7 @@ pub fn run(settings: &Settings, names: &[String], format: Format) -> Result<()> 
     if !db.exists() {
         return Err(Error::problem(
             Diagnostic::new("the database does not exist")
-                .at(Location::file(crate::load::shown(db, &settings.root)))
+                .at(Location::file(crate::load::relative_path(db, &settings.root)))
                 .hint("make it with `weir initialize` and `weir run-etl`, or run everything with `weir run`"),
         ));
     }

@@ -330,9 +330,10 @@ mod tests {
         );
         // Strings, quoted names and nested parentheses keep their words.
         assert_eq!(
-            bare(
-                "CREATE TABLE \"primary key\" (\"PRIMARY KEY\" TEXT CHECK (\"PRIMARY KEY\" <> 'PRIMARY KEY (x)'), PRIMARY KEY (\"PRIMARY KEY\"))"
-            ),
+            bare(concat!(
+                "CREATE TABLE \"primary key\" (\"PRIMARY KEY\" TEXT CHECK (\"PRIMARY KEY\" <> 'PRIMARY KEY (x)'), ",
+                "PRIMARY KEY (\"PRIMARY KEY\"))"
+            )),
             "CREATE TABLE \"primary key\" (\"PRIMARY KEY\" TEXT CHECK (\"PRIMARY KEY\" <> 'PRIMARY KEY (x)'))"
         );
         // Comments keep their words too, and their commas do not end an entry.

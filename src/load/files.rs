@@ -22,7 +22,7 @@ const KINDS: [&str; 5] = ["json", "jsonl", "ndjson", "yaml", "yml"];
 pub struct RawFile {
     pub path: PathBuf,
     /// Relative to the project root, with `/` separators.
-    pub shown: String,
+    pub relative: String,
     /// Relative to its source folder, with `/` separators (what `context_from_path` matches).
     pub within: String,
     pub size: i64,
@@ -54,7 +54,7 @@ pub fn raw_files(
                 };
                 problems.push(
                     Diagnostic::new(what)
-                        .at(Location::file(shown(e.path().unwrap_or(dir), root)))
+                        .at(Location::file(relative_path(e.path().unwrap_or(dir), root)))
                         .hint("remove or fix the link, or the permissions"),
                 );
                 continue;
@@ -69,7 +69,7 @@ pub fn raw_files(
             .and_then(|e| e.to_str())
             .unwrap_or("");
         if !KINDS.contains(&ext) {
-            skipped.push(shown(entry.path(), root));
+            skipped.push(relative_path(entry.path(), root));
             continue;
         }
         let stat = entry
@@ -87,7 +87,7 @@ pub fn raw_files(
                 // Without its size and time the ledger cannot tell whether the file changed.
                 problems.push(
                     Diagnostic::new(format!("cannot read the file's size and time: {e}"))
-                        .at(Location::file(shown(entry.path(), root)))
+                        .at(Location::file(relative_path(entry.path(), root)))
                         .hint("check the file and its folder's permissions"),
                 );
                 continue;
@@ -95,8 +95,8 @@ pub fn raw_files(
         };
         files.push(RawFile {
             path: entry.path().to_path_buf(),
-            shown: shown(entry.path(), root),
-            within: shown(entry.path(), dir),
+            relative: relative_path(entry.path(), root),
+            within: relative_path(entry.path(), dir),
             size,
             modified_ns,
         });
@@ -110,7 +110,7 @@ pub(super) fn nanos(t: SystemTime) -> i64 {
 }
 
 /// A path relative to the project root, with `/` separators.
-pub fn shown(path: &Path, root: &Path) -> String {
+pub fn relative_path(path: &Path, root: &Path) -> String {
     path.strip_prefix(root)
         .unwrap_or(path)
         .to_string_lossy()
@@ -129,12 +129,12 @@ pub(super) fn plan(
     let ledger = bookkeeping::files(load, &mapper.source)?;
     let gone: Vec<String> = ledger
         .keys()
-        .filter(|k| !files.iter().any(|f| &f.shown == *k))
+        .filter(|k| !files.iter().any(|f| &f.relative == *k))
         .cloned()
         .collect();
     let usable = |f: &RawFile| -> Option<&FileEntry> {
         ledger
-            .get(&f.shown)
+            .get(&f.relative)
             .filter(|e| !opts.full && e.mapper == mapper.fingerprint)
     };
     let same = |f: &RawFile| {
@@ -159,12 +159,12 @@ pub(super) fn plan(
                     size: f.size,
                     modified_ns: f.modified_ns,
                     recorded_ns: nanos(SystemTime::now()),
-                    ..ledger[&f.shown].clone()
+                    ..ledger[&f.relative].clone()
                 };
                 bookkeeping::file_loaded(
                     load,
                     &mapper.source,
-                    &f.shown,
+                    &f.relative,
                     &entry,
                     opts.load_id,
                     false,

@@ -19,7 +19,7 @@ use crate::error::{Diagnostic, Location};
 use crate::mapper::Mapper;
 use crate::progress::Progress;
 use files::plan;
-pub use files::{RawFile, raw_files, shown};
+pub use files::{RawFile, raw_files, relative_path};
 pub use parse::check_text;
 use pipeline::{Item, Job, pipeline};
 use writer::Writer;

@@ -16,11 +16,11 @@ use crate::yaml::{self, Spans, push_pointer};
 
 /// Maps the records of one file's text as run-etl would, without a database: how many records
 /// map, and every problem (strict sources' repeated keys aside). For the fuzz targets.
-pub fn check_text(mapper: &Mapper, shown: &str, text: &str) -> (usize, Vec<Diagnostic>) {
+pub fn check_text(mapper: &Mapper, relative: &str, text: &str) -> (usize, Vec<Diagnostic>) {
     let raw = RawFile {
-        path: PathBuf::from(shown),
-        shown: shown.to_string(),
-        within: shown.rsplit('/').next().unwrap_or(shown).to_string(),
+        path: PathBuf::from(relative),
+        relative: relative.to_string(),
+        within: relative.rsplit('/').next().unwrap_or(relative).to_string(),
         size: 0,
         modified_ns: 0,
     };
@@ -70,7 +70,7 @@ pub(super) fn parse_file(
     bytes: Vec<u8>,
     emit: &mut dyn FnMut(Item),
 ) -> bool {
-    let file = raw.shown.as_str();
+    let file = raw.relative.as_str();
     let Some(text) = utf8(file, bytes, emit) else {
         return false;
     };

@@ -114,7 +114,7 @@ pub(super) fn pipeline(
                     take(&file, item)?;
                 }
             }
-            anyhow::ensure!(done, "reading `{}` stopped before its end", file.shown);
+            anyhow::ensure!(done, "reading `{}` stopped before its end", file.relative);
             Ok(())
         };
         for job in jobs {
@@ -140,7 +140,7 @@ pub(super) fn pipeline(
 
 /// Reads, parses and maps one file, handing over every record and problem, and at the end `FileEnd`.
 pub(super) fn read_file(mapper: &Mapper, job: &Job, emit: &mut dyn FnMut(Item)) {
-    let file = &job.file.shown;
+    let file = &job.file.relative;
     let bytes = match std::fs::read(&job.file.path) {
         Ok(b) => b,
         Err(e) => {

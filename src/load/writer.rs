@@ -47,7 +47,7 @@ impl Writer<'_, '_> {
                 // A file nothing can be read from counts as one record, rejected.
                 self.stats.tally.records_read += 1;
                 let rejected = Rejected {
-                    file: file.shown.clone(),
+                    file: file.relative.clone(),
                     line: d.location.as_ref().and_then(|l| l.line),
                     record: None,
                     field: d.field.clone(),
@@ -66,7 +66,7 @@ impl Writer<'_, '_> {
             let at = diagnostics[0]
                 .location
                 .clone()
-                .unwrap_or_else(|| Location::file(&file.shown));
+                .unwrap_or_else(|| Location::file(&file.relative));
             if let Err(d) = self.unique(strict, at) {
                 diagnostics.push(*d);
             }
@@ -82,7 +82,7 @@ impl Writer<'_, '_> {
             self.stats.tally.files += 1;
         }
         if end.empty {
-            self.stats.empty.push(file.shown.clone());
+            self.stats.empty.push(file.relative.clone());
         }
         // A file that could not be read is not remembered: the next run tries again. After a
         // problem nothing will be committed, and a database that refused a row may refuse
@@ -104,7 +104,7 @@ impl Writer<'_, '_> {
         bookkeeping::file_loaded(
             load,
             source,
-            &file.shown,
+            &file.relative,
             &entry,
             self.opts.load_id,
             !end.unchanged,

@@ -172,26 +172,26 @@ impl Mapper {
     }
 }
 
-/// Reads and checks `file` (shown as `shown`) against `tables`. `schemas` is the folder that
+/// Reads and checks `file` (shown as `relative`) against `tables`. `schemas` is the folder that
 /// `one_of` files are relative to.
 pub fn load(
     source: &str,
     path: &Path,
-    shown: &str,
+    relative: &str,
     tables: &[Table],
     schemas: &Path,
 ) -> Result<Mapper, Vec<Diagnostic>> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        vec![Diagnostic::new(format!("cannot read the mapper: {e}")).at(Location::file(shown))]
+        vec![Diagnostic::new(format!("cannot read the mapper: {e}")).at(Location::file(relative))]
     })?;
-    parse(source, &text, shown, tables, schemas)
+    parse(source, &text, relative, tables, schemas)
 }
 
 /// `load` of a mapper's text.
 pub fn parse(
     source: &str,
     text: &str,
-    shown: &str,
+    relative: &str,
     tables: &[Table],
     schemas: &Path,
 ) -> Result<Mapper, Vec<Diagnostic>> {
@@ -199,11 +199,11 @@ pub fn parse(
     let (doc, spans) = yaml::parse(&text).map_err(|e| {
         vec![
             Diagnostic::new(format!("invalid YAML: {}", e.message))
-                .at(Location::at(shown, e.line, e.column)),
+                .at(Location::at(relative, e.line, e.column)),
         ]
     })?;
     let mut p = Parser {
-        file: shown,
+        file: relative,
         spans: &spans,
         tables,
         schemas,

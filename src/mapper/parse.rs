@@ -212,19 +212,19 @@ impl Parser<'_> {
             return Some(list.clone());
         }
         let path = self.schemas.join(name);
-        let shown = format!("schemas/{name}");
+        let relative = format!("schemas/{name}");
         let loaded = std::fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read `{shown}`: {e}"))
+            .map_err(|e| format!("cannot read `{relative}`: {e}"))
             .and_then(|text| {
                 yaml::parse(&text)
-                    .map_err(|e| format!("`{shown}`:{}:{}: {}", e.line, e.column, e.message))
+                    .map_err(|e| format!("`{relative}`:{}:{}: {}", e.line, e.column, e.message))
             })
             .and_then(|(v, _)| match v {
                 Json::Array(items) if items.iter().all(Json::is_string) => Ok(items
                     .into_iter()
                     .map(|i| i.as_str().unwrap_or_default().to_string())
                     .collect::<Vec<_>>()),
-                _ => Err(format!("`{shown}` must be a YAML list of text")),
+                _ => Err(format!("`{relative}` must be a YAML list of text")),
             });
         match loaded {
             Ok(list) => {
