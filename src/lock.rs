@@ -62,7 +62,7 @@ pub fn acquire(
             )
         })?;
     let started = Instant::now();
-    let mut told = false;
+    let mut said_waiting = false;
     loop {
         let attempt = match mode {
             Mode::Shared => file.try_lock_shared(),
@@ -90,12 +90,12 @@ pub fn acquire(
                     .hint("let it finish, or pass `--wait SECONDS` to wait for it"),
             ));
         }
-        if !told {
+        if !said_waiting {
             settings.say(format!(
                 "waiting for {holder}, which is using {what} (up to {} s)",
                 settings.wait.as_secs_f64()
             ));
-            told = true;
+            said_waiting = true;
         }
         std::thread::sleep(POLL);
     }
