@@ -88,6 +88,7 @@ pub(super) fn parse_file(
         spans: None,
         line: None,
         path_context: path_context.as_ref(),
+        lacks_context: path_context.is_none() && !mapper.required_context().is_empty(),
         context_refused: false,
     };
     let mut records = RecordMapper {
@@ -241,7 +242,9 @@ struct FileCtx<'a> {
     line: Option<usize>,
     /// The `$context` of values without an envelope, from the file's path.
     path_context: Option<&'a Json>,
-    /// Values without an envelope lack a context their rows need, and that has been said.
+    /// Values without an envelope lack a context their rows need (decided once per file).
+    lacks_context: bool,
+    /// That has been said.
     context_refused: bool,
 }
 
@@ -389,7 +392,7 @@ fn for_each_record(value: &Json, ctx: &mut FileCtx, emit: &mut dyn FnMut(Item), 
         }
         other => {
             page.context = ctx.path_context;
-            if page.context.is_none() && !ctx.mapper.required_context().is_empty() {
+            if ctx.lacks_context {
                 if !ctx.context_refused {
                     ctx.context_refused = true;
                     emit(Item::FileProblem(ctx.no_context()));
