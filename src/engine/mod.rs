@@ -393,6 +393,24 @@ pub struct RetainSql {
     pub drop: String,
 }
 
+impl RetainSql {
+    /// Runs the DELETEs with `execute`; returns the rows of the table itself that went (the
+    /// first DELETE's count; the others remove children).
+    pub fn delete_with(
+        &self,
+        mut execute: impl FnMut(&str) -> anyhow::Result<usize>,
+    ) -> anyhow::Result<usize> {
+        let mut removed = 0;
+        for (i, delete) in self.delete.iter().enumerate() {
+            let n = execute(delete)?;
+            if i == 0 {
+                removed = n;
+            }
+        }
+        Ok(removed)
+    }
+}
+
 pub fn retain_sql(spec: &WriteSpec, child_specs: &[ChildSpec]) -> RetainSql {
     let table = quote(&spec.table);
     let key: Vec<String> = spec.key.iter().map(|&k| quote(&spec.columns[k])).collect();

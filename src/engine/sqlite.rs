@@ -452,13 +452,7 @@ impl Load for SqliteLoad<'_> {
         for k in keys {
             insert.execute(params_from_iter(k))?;
         }
-        let mut removed = 0;
-        for (i, delete) in sql.delete.iter().enumerate() {
-            let n = self.tx.execute(delete, [])?;
-            if i == 0 {
-                removed = n;
-            }
-        }
+        let removed = sql.delete_with(|delete| Ok(self.tx.execute(delete, [])?))?;
         self.tx.execute_batch(&sql.drop)?;
         Ok(removed)
     }

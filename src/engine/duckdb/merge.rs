@@ -175,13 +175,7 @@ impl<'c> DuckLoad<'c> {
                 insert.execute(duckdb::params_from_iter(k))?;
             }
         }
-        let mut removed = 0;
-        for (i, delete) in sql.delete.iter().enumerate() {
-            let n = self.conn.execute(delete, [])?;
-            if i == 0 {
-                removed = n;
-            }
-        }
+        let removed = sql.delete_with(|delete| Ok(self.conn.execute(delete, [])?))?;
         self.conn.execute_batch(&sql.drop)?;
         Ok(removed)
     }
