@@ -7,7 +7,7 @@ use serde_json::{Value as Json, json};
 
 use super::http::{Api, Header, HttpError, Reset};
 use super::pages::{Pages, Paging, walk, walk_all};
-use super::{EntityStats, ExtractError, Extraction, Request, Variable, Vendor};
+use super::{EntityStats, ExtractError, Extraction, Request, Variable, Vendor, texts};
 
 pub const VENDOR: Vendor = Vendor {
     name: "github",
@@ -108,12 +108,7 @@ async fn repos(
     let mut url = list(api, &format!("orgs/{org}/repos"));
     url.query_pairs_mut().append_pair("sort", "full_name");
     let on_records = &mut |records: &[Json]| {
-        repos.extend(
-            records
-                .iter()
-                .filter_map(|r| r.get("full_name").and_then(Json::as_str))
-                .map(String::from),
-        );
+        repos.extend(texts(records, "full_name"));
         true
     };
     walk(

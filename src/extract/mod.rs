@@ -201,6 +201,14 @@ pub struct EntityStats {
     pub notes: Vec<String>,
 }
 
+/// The text under `field` of each record that has one (the ids of the records a page lists).
+fn texts<'r>(records: &'r [Json], field: &'r str) -> impl Iterator<Item = String> + 'r {
+    records
+        .iter()
+        .filter_map(move |r| r.get(field).and_then(Json::as_str))
+        .map(String::from)
+}
+
 /// The latest timestamp under `field` in `records` (RFC 3339 text), for high-water marks.
 fn latest(records: &[Json], field: &str, mark: &mut Option<Timestamp>) {
     for r in records {

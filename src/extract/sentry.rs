@@ -11,7 +11,8 @@ use super::http::{Api, Header, Reset};
 use super::pages::{Pages, Paging, walk, walk_all};
 use super::state::State;
 use super::{
-    EntityStats, ExtractError, Extraction, Request, Variable, Vendor, iso, latest, window_for,
+    EntityStats, ExtractError, Extraction, Request, Variable, Vendor, iso, latest, texts,
+    window_for,
 };
 
 pub const VENDOR: Vendor = Vendor {
@@ -138,12 +139,7 @@ async fn issues(
     let mut mark: Option<Timestamp> = None;
     let on_records = &mut |records: &[Json]| {
         latest(records, "lastSeen", &mut mark);
-        ids.extend(
-            records
-                .iter()
-                .filter_map(|r| r.get("id").and_then(Json::as_str))
-                .map(String::from),
-        );
+        ids.extend(texts(records, "id"));
         true
     };
     walk(
