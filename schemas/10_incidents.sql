@@ -45,3 +45,12 @@ CREATE TABLE root_causes (
     root_cause TEXT NOT NULL,
     PRIMARY KEY (incident_name, incident_date, root_cause)
 );
+
+-- Service level objectives per product: schemas/reference/slos.yaml, loaded by mappers/slos.yaml.
+-- target is the percentage of time the product should be up in a month (99.9 leaves 43.2
+-- minutes of a 30-day month as its error budget).
+CREATE TABLE slos (
+    product TEXT NOT NULL,
+    target DOUBLE NOT NULL,
+    PRIMARY KEY (product)
+);

@@ -109,7 +109,9 @@ CREATE TABLE pagerduty_incident_assignments (
 
 -- One row per log entry, whatever its type; keys a type does not have load as NULL
 -- (agent on notify entries, user only on notify entries, acknowledgement_timeout only on
--- acknowledge entries, event_description only on trigger entries).
+-- acknowledge entries, event_description only on trigger entries). channel_type is
+-- channel.type (`auto` on notify entries); notification_type is channel.notification.type,
+-- how a notify entry reached its user: sms, phone, push_notification or email.
 CREATE TABLE pagerduty_log_entries (
     id TEXT,
     type TEXT,
@@ -125,6 +127,7 @@ CREATE TABLE pagerduty_log_entries (
     user_id TEXT,
     user_name TEXT,
     channel_type TEXT,
+    notification_type TEXT,
     acknowledgement_timeout BIGINT,
     event_description TEXT,
     team_id TEXT,

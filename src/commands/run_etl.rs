@@ -60,6 +60,14 @@ pub(crate) fn pick_sources(settings: &Settings, named: &[String]) -> Result<Vec<
             ));
         }
     };
+    // Sources whose mapper says where its files are (`files:`), such as reference lists.
+    for name in mapper::sources(&settings.path("mappers")).unwrap_or_default() {
+        if !folders.contains(&name)
+            && mapper::declared_files(&settings.path("mappers"), &name).is_some()
+        {
+            folders.push(name);
+        }
+    }
     folders.sort();
     if named.is_empty() {
         return Ok(folders);
@@ -187,7 +195,11 @@ pub(crate) fn etl(
     check_books(&stats)?;
     bookkeeping::record_load(tx.as_mut(), &row, &per_source)?;
     tx.commit()?;
-    Ok(say_books(settings, &stats, opts.load_id))
+    let rejected = say_books(settings, &stats, opts.load_id);
+    for d in load::unknown_values(&*engine, &mappers, &settings.root)? {
+        settings.say(d.to_string().replacen("error: ", "warning: ", 1));
+    }
+    Ok(rejected)
 }
 
 /// Every source's books balance: records read = written + rejected + superseded.

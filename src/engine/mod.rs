@@ -3,6 +3,7 @@
 
 #[cfg(feature = "duckdb")]
 mod duckdb;
+pub mod functions;
 mod sql_text;
 mod sqlite;
 

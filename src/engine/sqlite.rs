@@ -41,6 +41,7 @@ impl Sqlite {
             .with_context(|| format!("`{}` is not a usable SQLite database", path.display()))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        super::functions::register_sqlite(&conn)?;
         Ok(Sqlite {
             conn,
             guard: Arc::default(),
@@ -48,8 +49,10 @@ impl Sqlite {
     }
 
     pub fn in_memory() -> anyhow::Result<Self> {
+        let conn = Connection::open_in_memory()?;
+        super::functions::register_sqlite(&conn)?;
         Ok(Sqlite {
-            conn: Connection::open_in_memory()?,
+            conn,
             guard: Arc::default(),
         })
     }

@@ -6,6 +6,7 @@
 //! files loaded before and unchanged since.
 
 mod files;
+mod known;
 mod parse;
 mod pipeline;
 mod writer;
@@ -20,6 +21,7 @@ use crate::mapper::Mapper;
 use crate::progress::Progress;
 use files::plan;
 pub use files::{RawFile, raw_files, relative_path};
+pub use known::unknown_values;
 pub use parse::check_text;
 use pipeline::{Item, Job, pipeline};
 use writer::Writer;
@@ -120,12 +122,20 @@ pub fn load_source(
     opts: &Options,
     problems: &mut Problems,
 ) -> anyhow::Result<SourceStats> {
-    let dir = root.join("raw_data").join(&mapper.source);
+    let dir = match &mapper.files {
+        Some(files) => root.join(files),
+        None => root.join("raw_data").join(&mapper.source),
+    };
     let mut stats = SourceStats {
         source: mapper.source.clone(),
         ..Default::default()
     };
-    let files = raw_files(&dir, root, problems, &mut stats.skipped);
+    // A `files:` path that is not there holds no records (a complete source then empties).
+    let files = if mapper.files.is_some() && !dir.exists() {
+        Vec::new()
+    } else {
+        raw_files(&dir, root, problems, &mut stats.skipped)
+    };
     let (jobs, gone) = match load.as_deref_mut() {
         Some(l) => plan(mapper, files, l, opts, &mut stats.tally)?,
         None => (

@@ -181,6 +181,22 @@ impl Mapper {
                 Some("add the value to the record".into()),
             ));
         }
+        let number = match &value {
+            Value::Integer(i) => Some(*i as f64),
+            Value::Real(f) => Some(*f),
+            _ => None,
+        };
+        if let Some((x, why)) = number.and_then(|x| Some((x, c.bounds.broken(x)?))) {
+            errors.push(err(
+                format!("`{x}` {why}"),
+                Some(format!(
+                    "column `{}` takes values {} ({}:{line}:{col})",
+                    c.name,
+                    c.bounds.describe(),
+                    self.file
+                )),
+            ));
+        }
         if let (Some(allowed), Value::Text(t)) = (&c.one_of, &value)
             && !allowed.iter().any(|a| a == t)
         {

@@ -10,7 +10,8 @@ use crate::engine::{Table, WriteSpec};
 use crate::error::{Diagnostic, Location, did_you_mean};
 
 /// The keys of a mapper's top level.
-const TOP_KEYS: [&str; 9] = [
+const TOP_KEYS: [&str; 10] = [
+    "files",
     "records",
     "context_from_path",
     "table",
@@ -26,6 +27,7 @@ impl Parser<'_> {
     /// A whole mapper, or none when a problem stops it (problems are collected either way).
     pub(super) fn mapper(&mut self, source: &str, doc: &Json) -> Option<Mapper> {
         let top = self.entries(doc, "", "a mapper", &TOP_KEYS)?;
+        let files = top.get("files").and_then(|v| self.files(v, "/files"));
         let records = top.get("records").and_then(|v| self.path(v, "/records"));
         let context_from_path = top
             .get("context_from_path")
@@ -78,6 +80,7 @@ impl Parser<'_> {
         let mapper = Mapper {
             source: source.to_string(),
             file: self.file.to_string(),
+            files,
             records,
             context_from_path,
             strict,
@@ -108,6 +111,25 @@ impl Parser<'_> {
             }
         }
         key
+    }
+
+    /// `files:`, a file or folder inside the project that holds the source's raw files.
+    fn files(&mut self, v: &Json, pointer: &str) -> Option<String> {
+        let text = self.text(v, pointer, "`files`")?.trim_end_matches('/');
+        let path = std::path::Path::new(text);
+        let inside = !text.is_empty()
+            && path
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !inside {
+            self.problem(
+                Diagnostic::new(format!("`files: {text}` is not a path inside the project"))
+                    .at(self.at(pointer))
+                    .hint("write a path relative to the project folder, such as `schemas/reference/slos.yaml`"),
+            );
+            return None;
+        }
+        Some(text.to_string())
     }
 
     fn flag(&mut self, v: Option<&Json>, name: &str) -> bool {

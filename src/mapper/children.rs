@@ -199,6 +199,8 @@ impl Parser<'_> {
                 conversion: Conversion::Text,
                 required: true,
                 one_of: None,
+                bounds: Default::default(),
+                known_in: None,
                 declared_at: self.pos(&lp),
             });
         }

@@ -85,8 +85,58 @@ pub struct ColumnPlan {
     pub conversion: Conversion,
     pub required: bool,
     pub one_of: Option<Arc<Vec<String>>>,
+    /// Bounds a number must keep (`min`, `max`, `above`, `below`).
+    pub bounds: Bounds,
+    /// `known_in: table.column`: after a load, values that column does not hold are warned of.
+    pub known_in: Option<(String, String)>,
     /// Where the mapper declares it, for errors about the data that point back at the mapper.
     pub declared_at: (usize, usize),
+}
+
+/// The bounds of a number column; a value outside them is an error in the record.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Bounds {
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub above: Option<f64>,
+    pub below: Option<f64>,
+}
+
+impl Bounds {
+    /// What `x` breaks, as "is not above 0", or `None` when it keeps every bound.
+    pub fn broken(&self, x: f64) -> Option<String> {
+        if let Some(b) = self.min.filter(|b| x < *b) {
+            return Some(format!("is less than {b}"));
+        }
+        if let Some(b) = self.max.filter(|b| x > *b) {
+            return Some(format!("is more than {b}"));
+        }
+        if let Some(b) = self.above.filter(|b| x <= *b) {
+            return Some(format!("is not above {b}"));
+        }
+        if let Some(b) = self.below.filter(|b| x >= *b) {
+            return Some(format!("is not below {b}"));
+        }
+        None
+    }
+
+    /// The bounds in words: "above 0 and below 100".
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(b) = self.min {
+            parts.push(format!("at least {b}"));
+        }
+        if let Some(b) = self.above {
+            parts.push(format!("above {b}"));
+        }
+        if let Some(b) = self.max {
+            parts.push(format!("at most {b}"));
+        }
+        if let Some(b) = self.below {
+            parts.push(format!("below {b}"));
+        }
+        parts.join(" and ")
+    }
 }
 
 /// A nested list to iterate: rows for `table` (an index into `child_specs`) and deeper levels.
@@ -133,6 +183,9 @@ pub struct Mapper {
     pub source: String,
     /// The mapper file, relative to the project root.
     pub file: String,
+    /// Where the raw files are, relative to the project root, when not in `raw_data/<source>/`
+    /// (`files:`, a file or a folder: reference lists such as `schemas/reference/slos.yaml`).
+    pub files: Option<String>,
     pub records: Option<PathExpr>,
     /// Where a file without a page envelope finds its `$context`: its path below the source folder.
     pub context_from_path: Option<PathPattern>,
@@ -238,6 +291,16 @@ fn list(names: &[&str]) -> String {
         .map(|n| format!("`{n}`"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Where `mappers/<source>.yaml` says its raw files are (`files:`), if it does: such a source
+/// needs no folder in raw_data/.
+pub fn declared_files(mappers: &Path, source: &str) -> Option<String> {
+    ["yaml", "yml"].iter().find_map(|e| {
+        let text = std::fs::read_to_string(mappers.join(format!("{source}.{e}"))).ok()?;
+        let (doc, _) = yaml::parse(&text).ok()?;
+        doc.get("files")?.as_str().map(String::from)
+    })
 }
 
 /// The sources that have a mapper, by file stem, in name order.

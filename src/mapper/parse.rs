@@ -260,13 +260,18 @@ impl Parser<'_> {
             // A NOT NULL column needs a value in every record, whatever the mapper says.
             required: col.notnull,
             one_of: None,
+            bounds: Default::default(),
+            known_in: None,
             declared_at,
         };
         if !v.is_object() {
             let path = self.path(v, pointer)?;
             return Some(plan(ColumnSource::Path(path), default));
         }
-        let keys = &["from", "value", "type", "unit", "sep", "required", "one_of"];
+        let keys = &[
+            "from", "value", "type", "unit", "sep", "required", "one_of", "min", "max", "above",
+            "below", "known_in",
+        ];
         let map = self.entries(v, pointer, &format!("column `{name}`"), keys)?;
         let source = match (map.get("from"), map.get("value")) {
             (Some(from), None) => ColumnSource::Path(self.path(from, &child(pointer, "from"))?),
@@ -314,7 +319,72 @@ impl Parser<'_> {
         if let Some(o) = map.get("one_of") {
             plan.one_of = self.one_of(o, &child(pointer, "one_of"));
         }
+        self.bounds(map, pointer, &mut plan);
+        if let Some(k) = map.get("known_in") {
+            plan.known_in = self.known_in(k, &child(pointer, "known_in"));
+        }
         Some(plan)
+    }
+
+    /// `min`, `max`, `above`, `below`: numbers, on a column of numbers.
+    fn bounds(
+        &mut self,
+        map: &serde_json::Map<String, Json>,
+        pointer: &str,
+        plan: &mut ColumnPlan,
+    ) {
+        let mut bounds = super::Bounds::default();
+        for (key, slot) in [
+            ("min", &mut bounds.min),
+            ("max", &mut bounds.max),
+            ("above", &mut bounds.above),
+            ("below", &mut bounds.below),
+        ] {
+            let Some(v) = map.get(key) else { continue };
+            match v.as_f64() {
+                Some(b) => *slot = Some(b),
+                None => self.problem(
+                    Diagnostic::new(format!("`{key}` must be a number"))
+                        .at(self.at(&child(pointer, key))),
+                ),
+            }
+        }
+        if bounds != super::Bounds::default()
+            && !matches!(plan.conversion, Conversion::Integer | Conversion::Real)
+        {
+            self.problem(
+                Diagnostic::new(format!(
+                    "column `{}` has bounds, which only numbers can keep",
+                    plan.name
+                ))
+                .at(self.at(pointer))
+                .hint("add `type: integer` or `type: real`, or remove the bounds"),
+            );
+        }
+        plan.bounds = bounds;
+    }
+
+    /// `known_in: table.column`, a column of a table in schemas/.
+    fn known_in(&mut self, v: &Json, pointer: &str) -> Option<(String, String)> {
+        let text = self.text(v, pointer, "`known_in`")?;
+        let found = text.split_once('.').and_then(|(t, c)| {
+            let table = self.tables.iter().find(|x| x.name == t)?;
+            table
+                .columns
+                .iter()
+                .any(|x| x.name == c)
+                .then(|| (t.to_string(), c.to_string()))
+        });
+        if found.is_none() {
+            self.problem(
+                Diagnostic::new(format!(
+                    "`known_in: {text}` is not a column of a table in schemas/"
+                ))
+                .at(self.at(pointer))
+                .hint("write `table.column`, such as `affected_products.product`"),
+            );
+        }
+        found
     }
 
     fn unknown_column(&mut self, table: &Table, name: &str, pointer: &str) {

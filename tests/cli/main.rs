@@ -14,6 +14,7 @@ mod initialize;
 mod ledger;
 mod properties;
 mod quarantine;
+mod reference;
 mod reliability;
 mod run;
 mod run_etl;

@@ -5,6 +5,7 @@
 //! file runs under a memory limit sized from its widest table (`memory`), so its memory stays
 //! flat. Reports are checked by DuckDB's own parser before any of them runs (`report`).
 
+mod functions;
 mod held;
 mod memory;
 mod merge;
@@ -84,7 +85,8 @@ pub(super) fn is_resource_fault(cause: &(dyn std::error::Error + 'static)) -> bo
 /// load's statements scan the batches it holds.
 fn configure(conn: &Connection) -> duckdb::Result<()> {
     conn.execute_batch("SET default_null_order = 'nulls_first_on_asc_last_on_desc'")?;
-    conn.register_table_function::<ArrowVTab>("weir_batch")
+    conn.register_table_function::<ArrowVTab>("weir_batch")?;
+    functions::register(conn)
 }
 
 /// DuckDB's message, first line only (the rest repeats the SQL).
