@@ -5,8 +5,10 @@ SELECT
     s.name AS service,
     COUNT(i.id) AS incidents,
     COALESCE(SUM(CASE WHEN i.urgency = 'high' THEN 1 ELSE 0 END), 0) AS high_urgency_incidents,
-    ROUND(AVG((ack.first_ack_epoch - i.created_at_epoch) / 60.0), 1) AS mean_minutes_to_acknowledge,
-    ROUND(AVG((COALESCE(res.resolve_epoch, i.resolved_at_epoch) - i.created_at_epoch) / 60.0), 1)
+    weir_round(SUM(ack.first_ack_epoch - i.created_at_epoch)
+        / (60.0 * COUNT(ack.first_ack_epoch - i.created_at_epoch)), 1) AS mean_minutes_to_acknowledge,
+    weir_round(SUM(COALESCE(res.resolve_epoch, i.resolved_at_epoch) - i.created_at_epoch)
+        / (60.0 * COUNT(COALESCE(res.resolve_epoch, i.resolved_at_epoch) - i.created_at_epoch)), 1)
         AS mean_minutes_to_resolve
 FROM pagerduty_services s
 LEFT JOIN pagerduty_incidents i ON i.service_id = s.id

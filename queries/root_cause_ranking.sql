@@ -3,7 +3,7 @@
 SELECT
     rc.root_cause,
     COUNT(*) AS incidents,
-    ROUND(COUNT(*) / CAST((SELECT COUNT(*) FROM incidents) AS DOUBLE), 3) AS share_of_incidents
+    weir_round(COUNT(*) / CAST((SELECT COUNT(*) FROM incidents) AS DOUBLE), 3) AS share_of_incidents
 FROM root_causes rc
 GROUP BY rc.root_cause
 ORDER BY incidents DESC, rc.root_cause

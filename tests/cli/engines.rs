@@ -351,3 +351,14 @@ fn duckdb_tables_have_no_key_index_and_loads_keep_to_a_memory_limit() {
     // Initializing again finds the tables as declared, keys included.
     p.ok(&["--engine", "duckdb", "initialize"]);
 }
+
+#[test]
+fn a_column_of_untyped_nulls_is_empty_on_every_engine() {
+    let p = Project::fixture("empty");
+    p.write("queries/zz.sql", "SELECT NULL AS n, 1 AS i");
+    for engine in engines() {
+        p.ok(&["--engine", engine, "initialize"]);
+        p.ok(&["--engine", engine, "run-queries", "zz"]);
+        assert_eq!(p.read("output/zz.csv"), "n,i\r\n,1\r\n", "{engine}");
+    }
+}

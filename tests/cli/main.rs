@@ -12,6 +12,7 @@ mod flags;
 mod harness;
 mod initialize;
 mod ledger;
+mod metrics;
 mod properties;
 mod quarantine;
 mod reference;

@@ -289,7 +289,7 @@ fn a_report_cannot_change_data() {
             let out = p.weir(&["--engine", engine, "run-queries", "sneaky"]);
             assert_eq!(out.code, 1, "{engine} {sql}: {}", out.stderr);
         }
-        assert_eq!(p.sql(engine, "SELECT count(*) FROM incidents"), ["36"]);
+        assert_eq!(p.sql(engine, "SELECT count(*) FROM incidents"), ["41"]);
     }
 }
 
@@ -341,7 +341,7 @@ fn a_report_cannot_hide_a_write() {
                 );
             }
         }
-        assert_eq!(p.sql(engine, "SELECT count(*) FROM incidents"), ["36"]);
+        assert_eq!(p.sql(engine, "SELECT count(*) FROM incidents"), ["41"]);
         for file in ["attached.db", "copied.csv", "output/sneaky.csv"] {
             assert!(!p.path(file).exists(), "{engine}: {file} was written");
         }

@@ -109,6 +109,8 @@ fn files_loaded_one_run_at_a_time_newest_first() {
                 rel.parent().unwrap().to_str().unwrap(),
             ]);
         }
+        // The SLO list is a source outside raw_data/ (`files:` in mappers/slos.yaml).
+        p.ok(&["--engine", engine, "run-etl", "slos"]);
         assert_same(
             &p.dump_engine(engine, &[]),
             &expected,

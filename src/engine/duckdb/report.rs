@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::{DuckDb, from_duckdb, sql_error};
-use crate::engine::{QueryError, RowSink, SqlError};
+use crate::engine::{QueryError, RowSink, SqlError, Value};
 
 impl DuckDb {
     /// Runs `f` in a read-only transaction, rolled back after, once `read_only` ran: whatever a
@@ -33,11 +33,23 @@ impl DuckDb {
         let mut stmt = self.conn.prepare(sql).map_err(sql_err)?;
         let mut rows = stmt.query([]).map_err(sql_err)?;
         let names: Vec<String> = rows.as_ref().map(|s| s.column_names()).unwrap_or_default();
+        // A column of untyped NULLs (`SELECT NULL AS x`) has Arrow's Null type, which the
+        // crate's row reader does not take: every value of it is NULL.
+        let untyped: Vec<bool> = (0..names.len())
+            .map(|i| {
+                rows.as_ref()
+                    .is_some_and(|s| s.column_type(i) == duckdb::arrow::datatypes::DataType::Null)
+            })
+            .collect();
         sink.header(&names).map_err(QueryError::Sink)?;
         let mut values = Vec::with_capacity(names.len());
         while let Some(row) = rows.next().map_err(sql_err)? {
             values.clear();
             for (i, name) in names.iter().enumerate() {
+                if untyped[i] {
+                    values.push(Value::Null);
+                    continue;
+                }
                 let value = from_duckdb(row.get_ref(i).map_err(sql_err)?).map_err(|message| {
                     QueryError::Sql(SqlError {
                         message: format!("column `{name}`: {message}"),
