@@ -58,8 +58,13 @@ pub fn run(settings: &Settings, args: &Args) -> Result<()> {
         };
         let stats = extract::run(vendor, &req).map_err(|e| failure(vendor.name, e))?;
         for s in stats {
+            let refreshed = if s.refreshed > 0 {
+                format!(" ({} refreshed by id)", s.refreshed)
+            } else {
+                String::new()
+            };
             settings.say(format!(
-                "extracted {:<28} {:>4} pages {:>7} records",
+                "extracted {:<28} {:>4} pages {:>7} records{refreshed}",
                 format!("{}_{}", s.vendor, s.entity),
                 s.pages,
                 s.records

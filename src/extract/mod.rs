@@ -198,6 +198,8 @@ pub struct EntityStats {
     pub entity: String,
     pub pages: usize,
     pub records: usize,
+    /// Records fetched again by id because they changed or were open (part of `records`).
+    pub refreshed: usize,
     pub notes: Vec<String>,
 }
 

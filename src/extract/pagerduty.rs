@@ -1,12 +1,20 @@
 //! PagerDuty REST API v2: offset/limit paging with `more`; incidents and log entries in
 //! `since`/`until` windows (the API reaches one month back by default, six at most per request,
 //! and never past offset 10,000), the others refreshed in full.
+//!
+//! Incidents are listed by creation time, but change long after it. So an incremental run also
+//! fetches, one by one (`GET /incidents/{id}`), every incident the window did not list that a
+//! log entry since the mark names (acknowledged, escalated, resolved, reassigned...) or that was
+//! open at the last run; the open ones are kept in the state file, and the ids to refresh are
+//! saved there before the log entries' mark moves and dropped only once their pages are on disk.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::{SignedDuration, Timestamp};
-use serde_json::json;
+use serde_json::{Value as Json, json};
 
 use super::http::{Api, Header, Reset};
-use super::pages::{Pages, Paging, walk, walk_all};
+use super::pages::{Pages, Paging, Refetched, fetch_each, walk, walk_all};
 use super::state::State;
 use super::{
     EntityStats, ExtractError, Extraction, Request, Variable, Vendor, after, iso, latest,
@@ -59,6 +67,9 @@ async fn extract(req: &Request<'_>, stamp: &str) -> Result<Vec<EntityStats>, Ext
     )?;
     let mut state = State::load(req.root, "pagerduty")?;
     let mut all = Vec::new();
+    // Incidents the window listed, with their status; incidents log entries name.
+    let mut listed: BTreeMap<String, String> = BTreeMap::new();
+    let mut changed: BTreeSet<String> = BTreeSet::new();
     for entity in VENDOR.entities.iter().filter(|e| req.wants(e)) {
         let pages = Pages::new(req.root, "pagerduty", entity, stamp);
         let mut stats = EntityStats {
@@ -72,7 +83,8 @@ async fn extract(req: &Request<'_>, stamp: &str) -> Result<Vec<EntityStats>, Ext
         };
         match *entity {
             "incidents" | "log_entries" => {
-                let overlap = if *entity == "incidents" {
+                let incidents = *entity == "incidents";
+                let overlap = if incidents {
                     INCIDENT_OVERLAP
                 } else {
                     LOG_OVERLAP
@@ -87,7 +99,7 @@ async fn extract(req: &Request<'_>, stamp: &str) -> Result<Vec<EntityStats>, Ext
                         .append_pair("since", &iso(from))
                         .append_pair("until", &iso(to))
                         .append_pair("time_zone", "UTC");
-                    if *entity == "incidents" {
+                    if incidents {
                         url.query_pairs_mut()
                             .append_pair("sort_by", "created_at:asc");
                     }
@@ -101,11 +113,29 @@ async fn extract(req: &Request<'_>, stamp: &str) -> Result<Vec<EntityStats>, Ext
                         &mut stats,
                         &mut |records| {
                             latest(records, "created_at", &mut mark);
+                            for r in records {
+                                if incidents {
+                                    if let (Some(id), Some(status)) =
+                                        (text(r, "id"), text(r, "status"))
+                                    {
+                                        listed.insert(id, status);
+                                    }
+                                } else if let Some(id) =
+                                    r.get("incident").and_then(|i| text(i, "id"))
+                                {
+                                    changed.insert(id);
+                                }
+                            }
                             true
                         },
                     )
                     .await?;
                     from = to;
+                }
+                // The incidents the log entries name are kept to refresh before their mark
+                // moves past them.
+                if !incidents {
+                    state.add_pending("incidents", std::mem::take(&mut changed))?;
                 }
                 // Every window is on disk: the next run starts from this mark.
                 if let Some(m) = mark {
@@ -123,5 +153,82 @@ async fn extract(req: &Request<'_>, stamp: &str) -> Result<Vec<EntityStats>, Ext
         }
         all.push(stats);
     }
+    if req.wants("incidents") {
+        let stats = all
+            .iter_mut()
+            .find(|s| s.entity == "incidents")
+            .expect("incidents were wanted");
+        refresh(req, &api, &mut state, &listed, stamp, stats).await?;
+    }
     Ok(all)
+}
+
+/// Incidents fetched at once by id, at most.
+const REFRESH_BATCH: usize = 50;
+
+/// Fetches the incidents that changed or were open and that the window did not list, then keeps
+/// the ids of the incidents open now for the next run.
+async fn refresh(
+    req: &Request<'_>,
+    api: &Api,
+    state: &mut State,
+    listed: &BTreeMap<String, String>,
+    stamp: &str,
+    stats: &mut EntityStats,
+) -> Result<(), ExtractError> {
+    let pages = Pages::new(req.root, "pagerduty", "incidents", stamp);
+    let before = state.open("incidents");
+    state.add_pending("incidents", before.keys().cloned())?;
+    // What the window listed is on disk already, as current as a refresh would make it.
+    state.done_pending("incidents", listed.keys())?;
+    let wanted: Vec<String> = state.pending("incidents").into_iter().collect();
+    let mut open: BTreeMap<String, Json> = listed
+        .iter()
+        .filter(|(_, status)| status.as_str() != "resolved")
+        .map(|(id, _)| (id.clone(), json!({})))
+        .collect();
+    let mut gone = 0;
+    for batch in wanted.chunks(REFRESH_BATCH) {
+        let url_of = |id: &str| {
+            let mut url = api.base.join("incidents/").expect("a plain path joins");
+            url.path_segments_mut()
+                .expect("an http URL has segments")
+                .pop_if_empty()
+                .push(id);
+            url
+        };
+        let fetched = fetch_each(api, &pages, batch, &url_of, Some("incident")).await;
+        let mut done = Vec::new();
+        for Refetched {
+            id,
+            record,
+            stats: one,
+            ..
+        } in fetched
+        {
+            stats.pages += one.pages;
+            stats.records += one.records;
+            stats.refreshed += one.refreshed;
+            match record? {
+                Some(incident) => {
+                    if text(&incident, "status").is_some_and(|s| s != "resolved") {
+                        open.insert(id.clone(), json!({}));
+                    }
+                }
+                None => gone += 1,
+            }
+            done.push(id);
+        }
+        state.done_pending("incidents", &done)?;
+    }
+    if gone > 0 {
+        stats.notes.push(format!(
+            "{gone} incidents to refresh are gone (HTTP 404); their stored rows keep the last status seen"
+        ));
+    }
+    state.set_open("incidents", open)
+}
+
+fn text(record: &Json, key: &str) -> Option<String> {
+    record.get(key).and_then(Json::as_str).map(String::from)
 }

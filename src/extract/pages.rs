@@ -250,20 +250,7 @@ pub async fn walk(
         };
         let body: Json = serde_json::from_slice(&response.body)
             .map_err(|e| bad_body(format!("not JSON ({e})")))?;
-        let params: serde_json::Map<String, Json> = url
-            .query_pairs()
-            .map(|(k, v)| (k.into_owned(), Json::String(v.into_owned())))
-            .collect();
-        let page = json!({
-            "weir_page": n,
-            "source": pages.vendor,
-            "endpoint": url.path(),
-            "params": params,
-            "fetched_at": now(),
-            "context": context,
-            "headers": kept_headers(&response.headers),
-            "body": body,
-        });
+        let page = envelope(n, pages, &url, &context, &response.headers, body);
         let list = records(&page["body"], paging).map_err(bad_body)?;
         let count = list.len();
         pages.write(slug, n, &page)?;
@@ -286,6 +273,125 @@ pub async fn walk(
         }
     }
     Ok(())
+}
+
+/// The weir page envelope of a response body.
+fn envelope(
+    n: usize,
+    pages: &Pages,
+    url: &Url,
+    context: &Json,
+    headers: &HeaderMap,
+    body: Json,
+) -> Json {
+    let params: serde_json::Map<String, Json> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), Json::String(v.into_owned())))
+        .collect();
+    json!({
+        "weir_page": n,
+        "source": pages.vendor,
+        "endpoint": url.path(),
+        "params": params,
+        "fetched_at": now(),
+        "context": context,
+        "headers": kept_headers(headers),
+        "body": body,
+    })
+}
+
+/// One record fetched by its own URL (a refresh), written as a page like a list's. `records`
+/// says where the record is in this body, for the loader (the mapper's `records:` describes the
+/// list endpoint's body: `{"incident": {…}}` against `{"incidents": […]}`). `Ok(None)` when the
+/// vendor answers 404: the record is gone, and nothing is written.
+pub async fn fetch_one(
+    api: &Api,
+    pages: &Pages,
+    slug: &str,
+    url: &Url,
+    records: Option<&str>,
+    stats: &mut EntityStats,
+) -> Result<Option<Json>, ExtractError> {
+    let endpoint = Api::endpoint(url);
+    let response = match api.get(url).await {
+        Ok(r) => r,
+        Err(super::http::HttpError::Status { status: 404, .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let body: Json = serde_json::from_slice(&response.body).map_err(|e| ExtractError::BadBody {
+        endpoint: endpoint.clone(),
+        reason: format!("not JSON ({e})"),
+    })?;
+    let mut page = envelope(1, pages, url, &json!({}), &response.headers, body);
+    if let Some(path) = records {
+        page["records"] = json!(path);
+    }
+    let record = match records {
+        Some(path) => path.split('.').try_fold(&page["body"], |v, k| v.get(k)),
+        None => Some(&page["body"]),
+    };
+    let Some(record) = record.filter(|r| r.is_object()).cloned() else {
+        return Err(ExtractError::BadBody {
+            endpoint,
+            reason: format!("expected one record under `{}`", records.unwrap_or(".")),
+        });
+    };
+    pages.write(slug, 1, &page)?;
+    stats.pages += 1;
+    stats.records += 1;
+    stats.refreshed += 1;
+    Ok(Some(record))
+}
+
+/// One record fetched again by its id: the record (`None` when it is gone, 404) and the page
+/// counts of its fetch.
+pub struct Refetched {
+    pub id: String,
+    pub url: Url,
+    pub record: Result<Option<Json>, ExtractError>,
+    pub stats: EntityStats,
+}
+
+/// Fetches the record of each id by its own URL (`url_of`), concurrently; the client bounds the
+/// requests in flight. Each page is named `refresh-<id>`.
+pub async fn fetch_each(
+    api: &Api,
+    pages: &Pages,
+    ids: &[String],
+    url_of: &dyn Fn(&str) -> Url,
+    records: Option<&str>,
+) -> Vec<Refetched> {
+    use futures_util::StreamExt;
+    futures_util::stream::iter(ids.iter().cloned())
+        .map(|id| async move {
+            let url = url_of(&id);
+            let mut stats = EntityStats::default();
+            let slug = format!("refresh-{id}");
+            let record = fetch_one(api, pages, &slug, &url, records, &mut stats).await;
+            Refetched {
+                id,
+                url,
+                record,
+                stats,
+            }
+        })
+        .buffer_unordered(ids.len().max(1))
+        .collect()
+        .await
+}
+
+/// A record weir writes itself where the vendor has none left to give: `note` says why (the
+/// page's `synthetic`), and `body` is the record as weir knows it (a tombstone).
+pub fn write_synthetic(
+    pages: &Pages,
+    slug: &str,
+    url: &Url,
+    body: Json,
+    note: &str,
+) -> Result<(), ExtractError> {
+    let mut page = envelope(1, pages, url, &json!({}), &HeaderMap::new(), body);
+    page["synthetic"] = json!(note);
+    pages.write(slug, 1, &page)
 }
 
 /// A whole list refreshed in full: no context, no early stop.

@@ -1,6 +1,14 @@
 //! Sentry: cursors in the `Link` header, followed while `results="true"` (a short page is not the
 //! end: the issues endpoint drops rows after paging). Issues in a `start`/`end` window by last
 //! seen; then the events of the issues just fetched, at most `--max-issue-events` each.
+//!
+//! Resolving or ignoring an issue does not move its `lastSeen`, so an incremental run also
+//! fetches, one by one (`GET …/issues/{id}/`), the issues last seen unresolved or ignored that
+//! the window did not list (kept in the state file with their project). An issue deleted
+//! upstream (404) is written as a tombstone page (`"synthetic"`, status `deleted`), so it stops
+//! counting as unresolved.
+
+use std::collections::BTreeMap;
 
 use std::ops::RangeInclusive;
 
@@ -8,11 +16,10 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value as Json, json};
 
 use super::http::{Api, Header, Reset};
-use super::pages::{Pages, Paging, walk, walk_all};
+use super::pages::{Pages, Paging, Refetched, fetch_each, walk, walk_all, write_synthetic};
 use super::state::State;
 use super::{
-    EntityStats, ExtractError, Extraction, Request, Variable, Vendor, iso, latest, texts,
-    window_for,
+    EntityStats, ExtractError, Extraction, Request, Variable, Vendor, iso, latest, window_for,
 };
 
 pub const VENDOR: Vendor = Vendor {
@@ -97,7 +104,11 @@ async fn extract(req: &Request<'_>, stamp: &str) -> Result<Vec<EntityStats>, Ext
         all.push(stats);
     }
     if req.wants("issues") || req.wants("issue_events") {
-        let (stats, ids, mark) = issues(req, &api, &org, &state, stamp).await?;
+        let (mut stats, listed, mark) = issues(req, &api, &org, &state, stamp).await?;
+        let ids: Vec<String> = listed.keys().cloned().collect();
+        if req.wants("issues") {
+            refresh(req, &api, &org, &mut state, &listed, stamp, &mut stats).await?;
+        }
         all.push(stats);
         if req.wants("issue_events") {
             all.push(issue_events(req, &api, &org, &ids, stamp).await?);
@@ -110,14 +121,107 @@ async fn extract(req: &Request<'_>, stamp: &str) -> Result<Vec<EntityStats>, Ext
     Ok(all)
 }
 
-/// The issues last seen in the window, with their ids and the latest `lastSeen`.
+/// An issue as the listing saw it: its status and its project's id.
+struct Seen {
+    status: Option<String>,
+    project: Option<String>,
+}
+
+/// Issues fetched at once by id, at most.
+const REFRESH_BATCH: usize = 50;
+
+/// Fetches the issues last seen open that the window did not list, then keeps the ids of the
+/// issues open now (unresolved, ignored, anything but resolved) for the next run.
+async fn refresh(
+    req: &Request<'_>,
+    api: &Api,
+    org: &str,
+    state: &mut State,
+    listed: &BTreeMap<String, Seen>,
+    stamp: &str,
+    stats: &mut EntityStats,
+) -> Result<(), ExtractError> {
+    let pages = Pages::new(req.root, "sentry", "issues", stamp);
+    let before = state.open("issues");
+    state.add_pending("issues", before.keys().cloned())?;
+    state.done_pending("issues", listed.keys())?;
+    let wanted: Vec<String> = state.pending("issues").into_iter().collect();
+    let keep = |status: Option<&str>, project: Option<&String>| {
+        (status != Some("resolved") && status != Some("deleted"))
+            .then(|| json!({ "project": project }))
+    };
+    let mut open: BTreeMap<String, Json> = listed
+        .iter()
+        .filter_map(|(id, s)| Some((id.clone(), keep(s.status.as_deref(), s.project.as_ref())?)))
+        .collect();
+    let mut gone = 0;
+    for batch in wanted.chunks(REFRESH_BATCH) {
+        let url_of = |id: &str| {
+            api.base
+                .join(&format!("api/0/organizations/{org}/issues/{id}/"))
+                .expect("a plain path joins")
+        };
+        let fetched = fetch_each(api, &pages, batch, &url_of, None).await;
+        let mut done = Vec::new();
+        for Refetched {
+            id,
+            url,
+            record,
+            stats: one,
+        } in fetched
+        {
+            stats.pages += one.pages;
+            stats.records += one.records;
+            stats.refreshed += one.refreshed;
+            match record? {
+                Some(issue) => {
+                    let status = issue.get("status").and_then(Json::as_str);
+                    let project = issue
+                        .pointer("/project/id")
+                        .and_then(Json::as_str)
+                        .map(String::from);
+                    if let Some(kept) = keep(status, project.as_ref()) {
+                        open.insert(id.clone(), kept);
+                    }
+                }
+                None => {
+                    // Gone upstream: a tombstone, so the stored issue stops counting as open.
+                    let project = before.get(&id).and_then(|k| k.get("project")).cloned();
+                    let tombstone = json!({
+                        "id": id,
+                        "status": "deleted",
+                        "project": { "id": project.unwrap_or(Json::Null) },
+                    });
+                    let note = format!(
+                        "GET {} answered HTTP 404: the issue is gone",
+                        Api::endpoint(&url)
+                    );
+                    write_synthetic(&pages, &format!("gone-{id}"), &url, tombstone, &note)?;
+                    stats.pages += 1;
+                    stats.records += 1;
+                    gone += 1;
+                }
+            }
+            done.push(id);
+        }
+        state.done_pending("issues", &done)?;
+    }
+    if gone > 0 {
+        stats.notes.push(format!(
+            "{gone} issues last seen open are gone upstream (HTTP 404): written as status `deleted`"
+        ));
+    }
+    state.set_open("issues", open)
+}
+
+/// The issues last seen in the window, by id, and the latest `lastSeen`.
 async fn issues(
     req: &Request<'_>,
     api: &Api,
     org: &str,
     state: &State,
     stamp: &str,
-) -> Result<(EntityStats, Vec<String>, Option<Timestamp>), ExtractError> {
+) -> Result<(EntityStats, BTreeMap<String, Seen>, Option<Timestamp>), ExtractError> {
     let pages = Pages::new(req.root, "sentry", "issues", stamp);
     let mut stats = EntityStats {
         vendor: "sentry",
@@ -135,11 +239,20 @@ async fn issues(
         .append_pair("start", &iso(since))
         .append_pair("end", &iso(until))
         .append_pair("limit", "100");
-    let mut ids: Vec<String> = Vec::new();
+    let mut listed: BTreeMap<String, Seen> = BTreeMap::new();
     let mut mark: Option<Timestamp> = None;
     let on_records = &mut |records: &[Json]| {
         latest(records, "lastSeen", &mut mark);
-        ids.extend(texts(records, "id"));
+        for r in records {
+            if let Some(id) = r.get("id").and_then(Json::as_str) {
+                let text = |p: &str| r.pointer(p).and_then(Json::as_str).map(String::from);
+                let seen = Seen {
+                    status: text("/status"),
+                    project: text("/project/id"),
+                };
+                listed.insert(id.to_string(), seen);
+            }
+        }
         true
     };
     walk(
@@ -153,7 +266,7 @@ async fn issues(
         on_records,
     )
     .await?;
-    Ok((stats, ids, mark))
+    Ok((stats, listed, mark))
 }
 
 /// The events of the issues `ids`, at most `--max-issue-events` each.

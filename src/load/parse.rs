@@ -374,8 +374,11 @@ fn for_each_record(value: &Json, ctx: &mut FileCtx, emit: &mut dyn FnMut(Item), 
         file: ctx.file,
         ..Page::default()
     };
+    let mut records_at = None;
     let (body, mut pointer) = match value {
         Json::Object(map) if map.contains_key("weir_page") => {
+            // A page fetched by a record's own URL says where that record is in its body.
+            records_at = map.get("records").and_then(Json::as_str);
             page.fetched_at = map.get("fetched_at");
             page.context = map.get("context");
             page.endpoint = map.get("endpoint");
@@ -417,7 +420,7 @@ fn for_each_record(value: &Json, ctx: &mut FileCtx, emit: &mut dyn FnMut(Item), 
         ));
         return;
     }
-    let Some(list) = record_list(body, &mut pointer, ctx, emit) else {
+    let Some(list) = record_list(body, records_at, &mut pointer, ctx, emit) else {
         return;
     };
     match list {
@@ -433,19 +436,23 @@ fn for_each_record(value: &Json, ctx: &mut FileCtx, emit: &mut dyn FnMut(Item), 
     }
 }
 
-/// Follows the mapper's `records:` path in `body`, extending `pointer`; a body without it is a
-/// problem of the file.
+/// Follows the page's own `records` (dotted keys), else the mapper's `records:` path, in `body`,
+/// extending `pointer`; a body without it is a problem of the file.
 fn record_list<'v>(
     body: &'v Json,
+    records_at: Option<&str>,
     pointer: &mut String,
     ctx: &FileCtx,
     emit: &mut dyn FnMut(Item),
 ) -> Option<&'v Json> {
-    let Some(path) = &ctx.mapper.records else {
-        return Some(body);
+    let segments: Vec<String> = match (records_at, &ctx.mapper.records) {
+        (Some(at), _) => at.split('.').map(String::from).collect(),
+        (None, Some(path)) => path.segments.clone(),
+        (None, None) => return Some(body),
     };
+    let display = segments.join(".");
     let mut list = body;
-    for seg in &path.segments {
+    for seg in &segments {
         let Some(v) = list.get(seg) else {
             let found = match list {
                 Json::Object(m) => {
@@ -456,8 +463,12 @@ fn record_list<'v>(
                 _ => "it is not an object".into(),
             };
             let mut d = Diagnostic::new(format!(
-                "the body has no `{}`, where the mapper expects the records ({found})",
-                path.display()
+                "the body has no `{display}`, where {} the records ({found})",
+                if records_at.is_some() {
+                    "the page's `records` puts"
+                } else {
+                    "the mapper expects"
+                }
             ))
             .at(ctx.line_location());
             d.hint = Some(format!(

@@ -50,7 +50,7 @@ fn user(id: &str, teams: &[(&str, &str)]) -> Value {
 
 /// One log entry about `incident` at `at`: `notify` names the user notified, the others the
 /// user who acted.
-fn log_entry(id: &str, kind: &str, incident: &str, user: &str, at: &str) -> Value {
+pub(crate) fn log_entry(id: &str, kind: &str, incident: &str, user: &str, at: &str) -> Value {
     let mut entry = json!({"id": id, "type": format!("{kind}_log_entry"), "created_at": at,
                            "summary": kind, "service": {"id": "PS1", "type": "service_reference"},
                            "incident": {"id": incident, "type": "incident_reference"}});

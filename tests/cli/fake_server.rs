@@ -102,6 +102,8 @@ impl Route {
 pub struct FakeServer {
     pub uri: String,
     routes: Arc<Mutex<Vec<Route>>>,
+    /// Every request's path and query, in the order they came.
+    seen: Arc<Mutex<Vec<String>>>,
 }
 
 impl FakeServer {
@@ -109,13 +111,19 @@ impl FakeServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let uri = format!("http://{}", listener.local_addr().unwrap());
         let routes: Arc<Mutex<Vec<Route>>> = Arc::default();
-        let shared = routes.clone();
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (shared, log) = (routes.clone(), seen.clone());
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
-                tokio::spawn(serve(socket, shared.clone()));
+                tokio::spawn(serve(socket, shared.clone(), log.clone()));
             }
         });
-        FakeServer { uri, routes }
+        FakeServer { uri, routes, seen }
+    }
+
+    /// The requests answered so far: path and query.
+    pub fn requests(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
     }
 
     pub fn add(&self, route: Route) {
@@ -126,7 +134,11 @@ impl FakeServer {
     }
 }
 
-async fn serve(mut socket: tokio::net::TcpStream, routes: Arc<Mutex<Vec<Route>>>) {
+async fn serve(
+    mut socket: tokio::net::TcpStream,
+    routes: Arc<Mutex<Vec<Route>>>,
+    seen: Arc<Mutex<Vec<String>>>,
+) {
     let mut head = Vec::new();
     let mut buf = [0u8; 4096];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -148,6 +160,7 @@ async fn serve(mut socket: tokio::net::TcpStream, routes: Arc<Mutex<Vec<Route>>>
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
+    seen.lock().unwrap().push(target.clone());
     let url = Url::parse(&format!("http://fake{target}")).unwrap();
     let query: Vec<(String, String)> = url
         .query_pairs()

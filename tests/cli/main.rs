@@ -5,6 +5,7 @@ mod docs;
 mod engines;
 mod errors;
 mod extract;
+mod extract_refresh;
 mod extract_setup;
 mod extract_vendors;
 mod fake_server;
