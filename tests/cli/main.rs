@@ -20,4 +20,5 @@ mod run;
 mod run_etl;
 mod run_queries;
 mod settings;
+mod terminal;
 mod validate;
