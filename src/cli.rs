@@ -102,6 +102,16 @@ pub struct EtlArgs {
     pub jobs: Option<u16>,
 }
 
+/// `--json`, for the commands that end with a summary (a new one flattens it too).
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct SummaryArgs {
+    /// Print a summary on stdout as one JSON object: the sources with their counts, the files
+    /// written with their rows, and every problem with its file, line, column, field and hint
+    /// (the exit code is the same; messages stay on stderr)
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create the database and every table in schemas/*.sql (safe to re-run)
@@ -121,6 +131,9 @@ pub enum Command {
 
         #[command(flatten)]
         etl: EtlArgs,
+
+        #[command(flatten)]
+        summary: SummaryArgs,
     },
     /// Export queries/<NAME>.sql to output/<NAME>.csv
     #[command(name = "run-queries")]
@@ -132,18 +145,41 @@ pub enum Command {
         /// The file format of the reports (parquet needs the DuckDB engine)
         #[arg(long, value_enum, default_value_t = Format::Csv)]
         format: Format,
+
+        #[command(flatten)]
+        summary: SummaryArgs,
     },
     /// The main job: initialize, run-etl for every source, then run-queries
     Run {
         #[command(flatten)]
         etl: EtlArgs,
+
+        #[command(flatten)]
+        summary: SummaryArgs,
     },
     /// Check schemas, mappers, raw data and queries without writing anything
-    Validate,
+    Validate {
+        #[command(flatten)]
+        summary: SummaryArgs,
+    },
     /// Fetch vendors' API pages into raw_data/<vendor>_<entity>/ (credentials from the
     /// environment or .env, listed below)
     #[command(after_help = extract::variables_help())]
     Extract(ExtractArgs),
+}
+
+impl Command {
+    /// The verb's name and whether it was asked for a `--json` summary.
+    pub fn summary(&self) -> (&'static str, bool) {
+        match self {
+            Command::RunEtl { summary, .. } => ("run-etl", summary.json),
+            Command::RunQueries { summary, .. } => ("run-queries", summary.json),
+            Command::Run { summary, .. } => ("run", summary.json),
+            Command::Validate { summary } => ("validate", summary.json),
+            Command::Initialize { .. } => ("initialize", false),
+            Command::Extract(_) => ("extract", false),
+        }
+    }
 }
 
 /// What `weir extract` takes.

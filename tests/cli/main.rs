@@ -11,6 +11,7 @@ mod fake_server;
 mod flags;
 mod harness;
 mod initialize;
+mod json;
 mod ledger;
 mod properties;
 mod quarantine;
