@@ -112,6 +112,27 @@ pub struct SummaryArgs {
     pub json: bool,
 }
 
+/// The shells `weir completions` writes a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+/// The completion script of weir's command line for `shell`.
+pub fn completions(shell: Shell) -> Vec<u8> {
+    use clap::CommandFactory;
+    let shell = match shell {
+        Shell::Bash => clap_complete::Shell::Bash,
+        Shell::Zsh => clap_complete::Shell::Zsh,
+        Shell::Fish => clap_complete::Shell::Fish,
+    };
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "weir", &mut script);
+    script
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create the database and every table in schemas/*.sql (safe to re-run)
@@ -166,6 +187,13 @@ pub enum Command {
     /// environment or .env, listed below)
     #[command(after_help = extract::variables_help())]
     Extract(ExtractArgs),
+    /// Print a completion script for bash, zsh or fish on stdout, e.g.
+    /// `weir completions bash > ~/.local/share/bash-completion/completions/weir`
+    Completions {
+        /// The shell to complete in
+        #[arg(value_enum)]
+        shell: Shell,
+    },
 }
 
 impl Command {
@@ -178,6 +206,7 @@ impl Command {
             Command::Validate { summary } => ("validate", summary.json),
             Command::Initialize { .. } => ("initialize", false),
             Command::Extract(_) => ("extract", false),
+            Command::Completions { .. } => ("completions", false),
         }
     }
 }

@@ -40,6 +40,10 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 fn dispatch(cli: Cli, summary: &mut Summary) -> Result<()> {
+    if let Command::Completions { shell } = cli.command {
+        // Before the settings: a completion script needs no project folder.
+        return commands::completions::run(&cli::completions(shell));
+    }
     let settings = Settings::resolve(&cli.global)?;
     match cli.command {
         Command::Initialize { recreate } => commands::initialize::run(&settings, recreate),
@@ -53,6 +57,7 @@ fn dispatch(cli: Cli, summary: &mut Summary) -> Result<()> {
             commands::run::run(&settings, &load_options(&settings, &etl), summary)
         }
         Command::Validate { .. } => commands::validate::run(&settings, summary),
+        Command::Completions { .. } => unreachable!("completions return above"),
         Command::Extract(args) => {
             // clap accepts only the vendors' names and `all`.
             let all = extract::Vendor::named(&args.vendor).is_none();
