@@ -102,6 +102,37 @@ pub struct EtlArgs {
     pub jobs: Option<u16>,
 }
 
+/// `--json`, for the commands that end with a summary (a new one flattens it too).
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct SummaryArgs {
+    /// Print a summary on stdout as one JSON object: the sources with their counts, the files
+    /// written with their rows, and every problem with its file, line, column, field and hint
+    /// (the exit code is the same; messages stay on stderr)
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The shells `weir completions` writes a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+/// The completion script of weir's command line for `shell`.
+pub fn completions(shell: Shell) -> Vec<u8> {
+    use clap::CommandFactory;
+    let shell = match shell {
+        Shell::Bash => clap_complete::Shell::Bash,
+        Shell::Zsh => clap_complete::Shell::Zsh,
+        Shell::Fish => clap_complete::Shell::Fish,
+    };
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "weir", &mut script);
+    script
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create the database and every table in schemas/*.sql (safe to re-run)
@@ -121,6 +152,9 @@ pub enum Command {
 
         #[command(flatten)]
         etl: EtlArgs,
+
+        #[command(flatten)]
+        summary: SummaryArgs,
     },
     /// Export queries/<NAME>.sql to output/<NAME>.csv
     #[command(name = "run-queries")]
@@ -132,18 +166,49 @@ pub enum Command {
         /// The file format of the reports (parquet needs the DuckDB engine)
         #[arg(long, value_enum, default_value_t = Format::Csv)]
         format: Format,
+
+        #[command(flatten)]
+        summary: SummaryArgs,
     },
     /// The main job: initialize, run-etl for every source, then run-queries
     Run {
         #[command(flatten)]
         etl: EtlArgs,
+
+        #[command(flatten)]
+        summary: SummaryArgs,
     },
     /// Check schemas, mappers, raw data and queries without writing anything
-    Validate,
+    Validate {
+        #[command(flatten)]
+        summary: SummaryArgs,
+    },
     /// Fetch vendors' API pages into raw_data/<vendor>_<entity>/ (credentials from the
     /// environment or .env, listed below)
     #[command(after_help = extract::variables_help())]
     Extract(ExtractArgs),
+    /// Print a completion script for bash, zsh or fish on stdout, e.g.
+    /// `weir completions bash > ~/.local/share/bash-completion/completions/weir`
+    Completions {
+        /// The shell to complete in
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+impl Command {
+    /// The verb's name and whether it was asked for a `--json` summary.
+    pub fn summary(&self) -> (&'static str, bool) {
+        match self {
+            Command::RunEtl { summary, .. } => ("run-etl", summary.json),
+            Command::RunQueries { summary, .. } => ("run-queries", summary.json),
+            Command::Run { summary, .. } => ("run", summary.json),
+            Command::Validate { summary } => ("validate", summary.json),
+            Command::Initialize { .. } => ("initialize", false),
+            Command::Extract(_) => ("extract", false),
+            Command::Completions { .. } => ("completions", false),
+        }
+    }
 }
 
 /// What `weir extract` takes.

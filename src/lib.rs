@@ -13,25 +13,51 @@ pub mod progress;
 pub mod report;
 pub mod schema;
 pub mod settings;
+pub mod summary;
 pub mod yaml;
 
 use cli::{Cli, Command};
 use error::Result;
 use settings::{Settings, Verbosity};
+use summary::Summary;
 
-/// Runs one parsed command line.
+/// Runs one parsed command line. With `--json`, the summary is printed on stdout whatever the
+/// outcome, and the outcome is returned as it is (for `main` to print on stderr and exit with).
 pub fn run(cli: Cli) -> Result<()> {
+    let (verb, json) = cli.command.summary();
+    let mut summary = Summary::new(verb);
+    let outcome = dispatch(cli, &mut summary);
+    if !json {
+        return outcome;
+    }
+    summary.close(&outcome);
+    match summary.print() {
+        Err(e) if outcome.is_ok() => Err(anyhow::Error::from(e)
+            .context("cannot write the summary to stdout")
+            .into()),
+        _ => outcome,
+    }
+}
+
+fn dispatch(cli: Cli, summary: &mut Summary) -> Result<()> {
+    if let Command::Completions { shell } = cli.command {
+        // Before the settings: a completion script needs no project folder.
+        return commands::completions::run(&cli::completions(shell));
+    }
     let settings = Settings::resolve(&cli.global)?;
     match cli.command {
         Command::Initialize { recreate } => commands::initialize::run(&settings, recreate),
-        Command::RunEtl { sources, etl } => {
-            commands::run_etl::run(&settings, &sources, &load_options(&settings, &etl))
+        Command::RunEtl { sources, etl, .. } => {
+            commands::run_etl::run(&settings, &sources, &load_options(&settings, &etl), summary)
         }
-        Command::RunQueries { names, format } => {
-            commands::run_queries::run(&settings, &names, report_format(format))
+        Command::RunQueries { names, format, .. } => {
+            commands::run_queries::run(&settings, &names, report_format(format), summary)
         }
-        Command::Run { etl } => commands::run::run(&settings, &load_options(&settings, &etl)),
-        Command::Validate => commands::validate::run(&settings),
+        Command::Run { etl, .. } => {
+            commands::run::run(&settings, &load_options(&settings, &etl), summary)
+        }
+        Command::Validate { .. } => commands::validate::run(&settings, summary),
+        Command::Completions { .. } => unreachable!("completions return above"),
         Command::Extract(args) => {
             // clap accepts only the vendors' names and `all`.
             let all = extract::Vendor::named(&args.vendor).is_none();

@@ -5,14 +5,16 @@ use crate::error::Result;
 use crate::load::Options;
 use crate::lock::{self, Mode};
 use crate::settings::Settings;
+use crate::summary::Summary;
 
-pub fn run(settings: &Settings, opts: &Options) -> Result<()> {
+pub fn run(settings: &Settings, opts: &Options, summary: &mut Summary) -> Result<()> {
     let _db = lock::database(settings, Mode::Exclusive, "run")?;
     let _raw = lock::raw_data(settings, Mode::Shared, "run")?;
     let (mut engine, schema) = super::open(settings)?;
     super::initialize::apply(settings, engine.as_mut(), &schema, false)?;
-    let rejected = super::run_etl::etl(settings, engine.as_mut(), &schema, &[], opts)?;
+    let rejected = super::run_etl::etl(settings, engine.as_mut(), &schema, &[], opts, summary)?;
     engine.read_only()?;
-    super::run_queries::export(settings, engine.as_ref(), &[], crate::report::Format::Csv)?;
+    let csv = crate::report::Format::Csv;
+    super::run_queries::export(settings, engine.as_ref(), &[], csv, summary)?;
     super::run_etl::partial(rejected)
 }

@@ -9,8 +9,14 @@ use crate::lock::{self, Mode};
 use crate::mapper::{self, Mapper};
 use crate::schema::Schema;
 use crate::settings::Settings;
+use crate::summary::{self, Severity, Summary};
 
-pub fn run(settings: &Settings, sources: &[String], opts: &Options) -> Result<()> {
+pub fn run(
+    settings: &Settings,
+    sources: &[String],
+    opts: &Options,
+    summary: &mut Summary,
+) -> Result<()> {
     let _db = lock::database(settings, Mode::Exclusive, "run-etl")?;
     let _raw = lock::raw_data(settings, Mode::Shared, "run-etl")?;
     if settings.db.is_none() {
@@ -27,7 +33,7 @@ pub fn run(settings: &Settings, sources: &[String], opts: &Options) -> Result<()
     {
         sources.push(dir);
     }
-    let rejected = etl(settings, engine.as_mut(), &schema, &sources, opts)?;
+    let rejected = etl(settings, engine.as_mut(), &schema, &sources, opts, summary)?;
     partial(rejected)
 }
 
@@ -144,13 +150,15 @@ pub(crate) fn mappers(
 }
 
 /// Loads `sources` (all when empty) in one transaction, with the run's books kept in the same
-/// transaction. Returns how many records were set aside (quarantine).
+/// transaction. Returns how many records were set aside (quarantine). Each source's books, and
+/// the warnings, go to `summary` too.
 pub(crate) fn etl(
     settings: &Settings,
     engine: &mut dyn Engine,
     schema: &Schema,
     sources: &[String],
     opts: &Options,
+    summary: &mut Summary,
 ) -> Result<usize> {
     let sources = pick_sources(settings, sources)?;
     let mappers = mappers(settings, schema, &sources)?;
@@ -187,6 +195,15 @@ pub(crate) fn etl(
         };
         row.status = "failed";
         row.total = &nothing;
+        for s in &stats {
+            let t = Tally {
+                loaded: 0,
+                superseded: 0,
+                removed: 0,
+                ..s.tally.clone()
+            };
+            summary.sources.push(summary::Source::new(&s.source, &t));
+        }
         // The failed run is noted in its own small transaction; if even that fails (a full
         // disk, say), the problems are what matters.
         let _ = record_failed(engine, &row, &per_source);
@@ -195,9 +212,10 @@ pub(crate) fn etl(
     check_books(&stats)?;
     bookkeeping::record_load(tx.as_mut(), &row, &per_source)?;
     tx.commit()?;
-    let rejected = say_books(settings, &stats, opts.load_id);
+    let rejected = say_books(settings, &stats, opts.load_id, summary);
     for d in load::unknown_values(&*engine, &mappers, &settings.root)? {
         settings.say(d.to_string().replacen("error: ", "warning: ", 1));
+        summary.problem(Severity::Warning, &d);
     }
     Ok(rejected)
 }
@@ -235,17 +253,29 @@ fn failed(problems: Problems, on_error: OnError) -> Error {
     Error::Problems(list)
 }
 
-/// Says what each source's load did; returns how many records were set aside.
-fn say_books(settings: &Settings, stats: &[SourceStats], load_id: i64) -> usize {
+/// Says what each source's load did, on stderr and in `summary`; returns how many records were
+/// set aside.
+fn say_books(
+    settings: &Settings,
+    stats: &[SourceStats],
+    load_id: i64,
+    summary: &mut Summary,
+) -> usize {
     let mut rejected = 0;
     for s in stats {
+        let mut warn = |file: &str, message: &str| {
+            settings.say(format!("warning: skipped `{file}`: {message}"));
+            let d = Diagnostic::new(format!("skipped: {message}")).at(Location::file(file));
+            summary.problem(Severity::Warning, &d);
+        };
         for file in &s.skipped {
-            settings.say(format!(
-                "warning: skipped `{file}`: raw files end in .json, .jsonl, .ndjson, .yaml or .yml"
-            ));
+            warn(
+                file,
+                "raw files end in .json, .jsonl, .ndjson, .yaml or .yml",
+            );
         }
         for file in &s.empty {
-            settings.say(format!("warning: skipped `{file}`: it is empty"));
+            warn(file, "it is empty");
         }
         for d in &s.rejected {
             let text = d.to_string();
@@ -253,9 +283,13 @@ fn say_books(settings: &Settings, stats: &[SourceStats], load_id: i64) -> usize 
                 .strip_prefix("error: ")
                 .map_or(text.clone(), |rest| format!("set aside: {rest}"));
             settings.say(line);
+            summary.problem(Severity::Rejected, d);
         }
         rejected += s.tally.rejected;
         settings.say(source_line(s));
+        summary
+            .sources
+            .push(summary::Source::new(&s.source, &s.tally));
     }
     if let Some(mb) = peak_memory_mb() {
         settings.detail(format!("peak memory {mb:.1} MB"));

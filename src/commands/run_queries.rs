@@ -7,8 +7,14 @@ use crate::lock::{self, Mode};
 use crate::report::{self, Format};
 use crate::schema;
 use crate::settings::Settings;
+use crate::summary::{Summary, Written};
 
-pub fn run(settings: &Settings, names: &[String], format: Format) -> Result<()> {
+pub fn run(
+    settings: &Settings,
+    names: &[String],
+    format: Format,
+    summary: &mut Summary,
+) -> Result<()> {
     // A reader: it never makes a database, and reports on one only where it holds data.
     let Some(db) = &settings.db else {
         return Err(Error::problem(
@@ -29,7 +35,7 @@ pub fn run(settings: &Settings, names: &[String], format: Format) -> Result<()> 
     // Reports run on a read-only connection, so a query cannot change data.
     let (engine, schema) = super::open_with(settings, true)?;
     schema::check(engine.as_ref(), &schema)?;
-    export(settings, engine.as_ref(), names, format)
+    export(settings, engine.as_ref(), names, format, summary)
 }
 
 pub(crate) fn export(
@@ -37,16 +43,19 @@ pub(crate) fn export(
     engine: &dyn Engine,
     names: &[String],
     format: Format,
+    summary: &mut Summary,
 ) -> Result<()> {
     let reports = report::select(report::list(&settings.root, engine.kind().name())?, names)
         .map_err(Error::Problems)?;
     let output = settings.path("output");
     for r in &reports {
         let file = format!("output/{}.{}", r.name, format.extension());
-        match report::write(engine, r, &output, format)? {
+        let rows = report::write(engine, r, &output, format)?;
+        match rows {
             Some(rows) => settings.say(format!("wrote {file} ({rows} rows)")),
             None => settings.say(format!("wrote {file}")),
         }
+        summary.files.push(Written { path: file, rows });
     }
     Ok(())
 }

@@ -8,8 +8,10 @@ use crate::load::{self, Problems};
 use crate::report;
 use crate::schema;
 use crate::settings::Settings;
+use crate::summary::{self, Checked, Summary};
 
-pub fn run(settings: &Settings) -> Result<()> {
+/// Each source read goes to `summary`, with what was checked when all is well.
+pub fn run(settings: &Settings, summary: &mut Summary) -> Result<()> {
     let mut scratch = engine::open(settings.engine, None, false, None)?;
     let schema = schema::read(&settings.root, scratch.as_ref()).map_err(Error::Problems)?;
     schema::ensure(scratch.as_mut(), &schema, false)?;
@@ -29,9 +31,11 @@ pub fn run(settings: &Settings) -> Result<()> {
     let mut records = 0;
     for m in &mappers {
         let opts = load::Options::default();
-        records += load::load_source(m, &settings.root, None, &opts, &mut data)?
-            .tally
-            .records_read;
+        let stats = load::load_source(m, &settings.root, None, &opts, &mut data)?;
+        records += stats.tally.records_read;
+        summary
+            .sources
+            .push(summary::Source::new(&stats.source, &stats.tally));
     }
     problems.extend(data.into_diagnostics());
     let reports = report::list(&settings.root, settings.engine.name())?;
@@ -51,6 +55,13 @@ pub fn run(settings: &Settings) -> Result<()> {
             ),
         }
     }
+    let checked = Checked {
+        tables: schema.tables.len(),
+        mappers: mappers.len(),
+        records,
+        queries: reports.len(),
+    };
+    summary.checked = Some(checked.clone());
     if !problems.is_empty() {
         // Notes (`N more problems not shown`) close the list.
         problems.sort_by(|a, b| (a.note, &a.location).cmp(&(b.note, &b.location)));
@@ -58,9 +69,7 @@ pub fn run(settings: &Settings) -> Result<()> {
     }
     settings.say(format!(
         "ok: {} tables, {} mappers, {records} records, {} queries",
-        schema.tables.len(),
-        mappers.len(),
-        reports.len()
+        checked.tables, checked.mappers, checked.queries
     ));
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! on rate limits as each vendor's headers say. Tokens live only in the client's default headers:
 //! they never reach a message, a log or a file.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -13,6 +13,7 @@ use reqwest::{StatusCode, Url};
 use tokio::sync::Semaphore;
 
 use super::ExtractError;
+use crate::progress::Counter;
 
 /// How a vendor says "wait": a header holding seconds to wait, or an epoch second to wait until.
 #[derive(Debug, Clone, Copy)]
@@ -82,6 +83,9 @@ pub struct Api {
     retries: u32,
     reset: Reset,
     quiet: bool,
+    /// The spinner of the entity being fetched, and its name: one at a time, since a vendor's
+    /// entities are fetched one after another (the runtime has one thread, so a `RefCell`).
+    counter: RefCell<Option<(String, Counter)>>,
 }
 
 /// Options every vendor shares, from the command line.
@@ -141,6 +145,7 @@ impl Api {
             retries: options.retries,
             reset,
             quiet: options.quiet,
+            counter: RefCell::new(None),
         })
     }
 
@@ -152,15 +157,50 @@ impl Api {
         }
     }
 
-    /// A progress line on stderr (silenced by `-q`).
+    /// A progress line on stderr (silenced by `-q`), above the spinner when one is drawn.
     pub fn progress(&self, message: &str) {
-        self.say(format!("{}: {message}", self.vendor));
+        if self.quiet {
+            return;
+        }
+        let line = format!("{}: {message}", self.vendor);
+        match &*self.counter.borrow() {
+            Some((_, counter)) => counter.println(&line),
+            None => eprintln!("{line}"),
+        }
     }
 
-    fn say(&self, message: String) {
+    /// `entity` is being fetched: on a terminal its spinner starts now, before the first
+    /// answer comes (a still terminal reads as a hung one).
+    pub fn fetching(&self, entity: &str) {
         if !self.quiet {
-            eprintln!("{message}");
+            self.counter_of(entity);
         }
+    }
+
+    /// A page of `entity` is written: on a terminal the entity's spinner counts it; elsewhere
+    /// (a log, a pipe) it gets a line of its own, `line`. `what` names it for the spinner.
+    pub fn page_written(&self, entity: &str, records: usize, what: &str, line: &str) {
+        if self.quiet {
+            return;
+        }
+        let mut current = self.counter_of(entity);
+        let (_, counter) = current.as_mut().expect("counter_of sets it");
+        counter.page(records, what);
+        if !counter.drawn() {
+            eprintln!("{}: {line}", self.vendor);
+        }
+    }
+
+    /// The counter of `entity`, started if the one before was another's (whose spinner then
+    /// clears, on drop, before the next is drawn).
+    fn counter_of(&self, entity: &str) -> std::cell::RefMut<'_, Option<(String, Counter)>> {
+        let mut current = self.counter.borrow_mut();
+        if current.as_ref().is_none_or(|(name, _)| name != entity) {
+            *current = None;
+            let name = format!("{}_{entity}", self.vendor);
+            *current = Some((entity.to_string(), Counter::new(true, &name)));
+        }
+        current
     }
 
     /// GETs `url`, retrying what is worth retrying (rate limits included) up to `--retries`

@@ -32,6 +32,7 @@ pub enum Paging {
 pub struct Pages {
     dir: PathBuf,
     vendor: &'static str,
+    entity: String,
     stamp: String,
 }
 
@@ -40,6 +41,7 @@ impl Pages {
         Pages {
             dir: root.join("raw_data").join(format!("{vendor}_{entity}")),
             vendor,
+            entity: entity.to_string(),
             stamp: stamp.to_string(),
         }
     }
@@ -240,6 +242,7 @@ pub async fn walk(
     on_records: &mut dyn FnMut(&[Json]) -> bool,
 ) -> Result<(), ExtractError> {
     let mut cursor = Cursor::default();
+    api.fetching(&pages.entity);
     for n in 1.. {
         cursor.apply(paging, &mut url);
         let endpoint = Api::endpoint(&url);
@@ -256,10 +259,15 @@ pub async fn walk(
         pages.write(slug, n, &page)?;
         stats.pages += 1;
         stats.records += count;
-        api.progress(&format!(
-            "{endpoint} page {n}: {count} records ({} so far)",
-            stats.records
-        ));
+        api.page_written(
+            &pages.entity,
+            count,
+            &format!("{} page {n}", url.path()),
+            &format!(
+                "{endpoint} page {n}: {count} records ({} so far)",
+                stats.records
+            ),
+        );
         if !on_records(list)
             || !cursor.advance(
                 paging,

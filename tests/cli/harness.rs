@@ -194,7 +194,58 @@ pub fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     }
 }
 
+/// Runs the weir binary in `dir` on a pseudo-terminal (util-linux `script`), as a person at a
+/// terminal would: stdout and stderr both go to the terminal, and `stdout` is what it showed,
+/// escape sequences and all.
+pub fn run_in_terminal(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let bin = weir_binary();
+    let mut line = quote(&bin.to_string_lossy());
+    for a in args {
+        line.push(' ');
+        line.push_str(&quote(a));
+    }
+    let out = Command::new("script")
+        .args(["--quiet", "--return", "--command", &line, "/dev/null"])
+        .current_dir(dir)
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("util-linux `script` runs (Debian's bsdutils)");
+    let root = dir.to_string_lossy().to_string();
+    let clean = |b: &[u8]| String::from_utf8_lossy(b).replace(&root, "[ROOT]");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: clean(&out.stdout),
+        stderr: clean(&out.stderr),
+    }
+}
+
 impl Project {
+    /// Runs weir on a pseudo-terminal (`run_in_terminal`).
+    pub fn weir_terminal(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        run_in_terminal(self.dir.path(), args, env)
+    }
+
+    /// `weir_terminal` on a blocking thread, for async tests whose fake server must keep serving.
+    pub async fn weir_terminal_async(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let dir = self.dir.path().to_path_buf();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let env: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            run_in_terminal(&dir, &args, &env)
+        })
+        .await
+        .unwrap()
+    }
+
     /// Runs weir and asserts the exit code, showing the output when it differs.
     pub fn ok(&self, args: &[&str]) -> Output {
         let out = self.weir(args);

@@ -1,6 +1,7 @@
 //! Integration tests: the real `weir` binary on project folders copied to a temp dir.
 
 mod bare_bodies;
+mod completions;
 mod docs;
 mod engines;
 mod errors;
@@ -12,6 +13,7 @@ mod fake_server;
 mod flags;
 mod harness;
 mod initialize;
+mod json;
 mod ledger;
 mod metrics;
 mod properties;
@@ -22,4 +24,5 @@ mod run;
 mod run_etl;
 mod run_queries;
 mod settings;
+mod terminal;
 mod validate;
