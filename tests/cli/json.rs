@@ -72,8 +72,8 @@ fn a_good_run_etl_lists_every_source_with_balanced_books() {
         );
     }
     let incidents = sources.iter().find(|x| x["source"] == "incidents").unwrap();
-    assert_eq!(incidents["files"], 3);
-    assert_eq!(incidents["records_read"], 36);
+    assert_eq!(incidents["files"], 4);
+    assert_eq!(incidents["records_read"], 41);
     // A re-run reads nothing: every file is unchanged.
     let again = summary(&p.ok(&["run-etl", "--json"]));
     let incidents = again["sources"]
@@ -88,7 +88,7 @@ fn a_good_run_etl_lists_every_source_with_balanced_books() {
             incidents["files"].clone(),
             incidents["files_unchanged"].clone()
         ),
-        (0.into(), 3.into())
+        (0.into(), 4.into())
     );
 }
 
@@ -203,7 +203,7 @@ fn a_load_that_wrote_nothing_lists_its_sources_and_why() {
     assert!(
         sources
             .iter()
-            .any(|x| x["source"] == "incidents" && x["records_read"] == 36)
+            .any(|x| x["source"] == "incidents" && x["records_read"] == 41)
     );
     assert!(sources.iter().all(|x| x["loaded"] == 0));
 }
@@ -241,7 +241,7 @@ fn a_quarantine_run_is_partial_and_names_the_records_set_aside() {
         .clone();
     assert_eq!(
         (incidents["rejected"].clone(), incidents["loaded"].clone()),
-        (1.into(), 35.into())
+        (1.into(), 40.into())
     );
 }
 
