@@ -133,6 +133,13 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Csv)]
         format: Format,
     },
+    /// Write output/report.html: one page with each report's description, the charts its
+    /// query declares (`-- chart:` lines) and its table; opens offline
+    Report {
+        /// Reports to show [default: every query in queries/]
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+    },
     /// The main job: initialize, run-etl for every source, then run-queries
     Run {
         #[command(flatten)]

@@ -2,6 +2,7 @@
 
 pub mod extract;
 pub mod initialize;
+pub mod report;
 pub mod run;
 pub mod run_etl;
 pub mod run_queries;

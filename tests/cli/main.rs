@@ -10,6 +10,7 @@ mod extract_vendors;
 mod fake_server;
 mod flags;
 mod harness;
+mod html_report;
 mod initialize;
 mod ledger;
 mod properties;
