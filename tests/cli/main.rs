@@ -1,6 +1,7 @@
 //! Integration tests: the real `weir` binary on project folders copied to a temp dir.
 
 mod bare_bodies;
+mod chromium;
 mod docs;
 mod engines;
 mod errors;
