@@ -5,6 +5,7 @@
 -- and state; the tests' own tags are not used (matching by tag would count a test again in every
 -- state row of its service). A monitor with several service: tags counts under the first in
 -- alphabetical order. Tags are compared case-sensitively (Datadog lowercases them).
+-- chart: stacked-bar x=service y=monitors series=overall_state title="Datadog monitors per service, by state" unit="monitors"
 SELECT
     COALESCE(ms.service, '(none)') AS service,
     COALESCE(m.overall_state, '(none)') AS overall_state,

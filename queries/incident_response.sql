@@ -12,6 +12,7 @@
 -- median_hours_recovery_to_rca: RCA - recovery, in hours.
 -- impacted_customers, failed_requests: sums over the incidents that have the number (NaN and null
 --   are left out); empty when none has.
+-- chart: stacked-bar x=month y=incidents series=severity_level title="Incidents per month, by severity" unit="incidents"
 WITH per_incident AS (
     SELECT
         substr(incident_date, 1, 7) AS month,

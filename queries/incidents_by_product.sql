@@ -1,5 +1,6 @@
 -- Which business units and products are hit by incidents most often, and how many customers and
 -- requests those incidents affected (sums skip incidents whose counts are unknown, NaN in the YAML).
+-- chart: stacked-bar x=product y=incidents series=entity_name title="Incidents per product, by business unit" unit="incidents"
 SELECT
     ap.entity_name,
     ap.product,

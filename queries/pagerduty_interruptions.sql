@@ -8,6 +8,7 @@
 -- interruptions: all of them; business_hours: 08:00-17:59 local, Monday to Friday; sleep_hours:
 --   22:00-07:59 local, every day; off_hours: the rest (18:00-21:59 on weekdays, 08:00-21:59 on
 --   Saturday and Sunday). The three add up to interruptions.
+-- chart: line x=month y=sleep_hours series=user title="Interruptions in sleep hours, per person" unit="interruptions"
 WITH notified AS (
     SELECT
         l.user_id,

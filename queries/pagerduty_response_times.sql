@@ -12,6 +12,8 @@
 -- escalated: incidents with an escalate_log_entry. resolved_without_ack: resolved incidents without
 --   an acknowledge entry. auto_resolved: incidents whose first resolve entry's agent is not a user
 --   (an integration, a service, or none: PagerDuty itself).
+-- chart: line x=month y=median_minutes_to_acknowledge series=service title="Median minutes to acknowledge, per service" unit="minutes"
+-- chart: line x=month y=median_minutes_to_resolve series=service title="Median minutes to resolve, per service" unit="minutes"
 WITH entries AS (
     SELECT
         incident_id,

@@ -1,6 +1,7 @@
 -- For each PagerDuty service: how many incidents it had, how many were high urgency, and the mean
 -- minutes from an incident's creation to its first acknowledgement and to its resolution
 -- (resolve log entry, else the incident's resolved_at). Services without incidents show 0.
+-- chart: bar x=service y=mean_minutes_to_acknowledge,mean_minutes_to_resolve title="Mean minutes to acknowledge and to resolve, per service" unit="minutes"
 SELECT
     s.name AS service,
     COUNT(i.id) AS incidents,

@@ -5,6 +5,7 @@
 --   incident_date) with the same root cause and at least one same affected entity name happened at
 --   most 90 days before (incident_date difference <= 90 days).
 -- first_incident_date, last_incident_date: the earliest and latest incident_date with the cause.
+-- chart: bar x=root_cause y=incidents,recurrences title="Incidents and recurrences per root cause" unit="incidents" x-label="root cause"
 WITH recurring AS (
     SELECT DISTINCT later.root_cause, later.incident_name, later.incident_date
     FROM root_causes later

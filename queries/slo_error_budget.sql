@@ -10,6 +10,7 @@
 -- incidents: incidents affecting the product whose incident_date is in the month;
 --   incidents_without_duration: those of them with no trigger or no recovery time (no downtime).
 -- Minutes and percentages are rounded to 1 decimal, half away from zero.
+-- chart: line x=month y=budget_used_pct series=product title="Error budget used" unit="% of budget"
 WITH RECURSIVE bounds AS (
     SELECT
         substr(MIN(incident_date), 1, 7) AS first_month,

@@ -170,6 +170,13 @@ pub enum Command {
         #[command(flatten)]
         summary: SummaryArgs,
     },
+    /// Write output/report.html: one page with each report's description, the charts its
+    /// query declares (`-- chart:` lines) and its table; opens offline
+    Report {
+        /// Reports to show [default: every query in queries/]
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+    },
     /// The main job: initialize, run-etl for every source, then run-queries
     Run {
         #[command(flatten)]
@@ -205,6 +212,7 @@ impl Command {
             Command::Run { summary, .. } => ("run", summary.json),
             Command::Validate { summary } => ("validate", summary.json),
             Command::Initialize { .. } => ("initialize", false),
+            Command::Report { .. } => ("report", false),
             Command::Extract(_) => ("extract", false),
             Command::Completions { .. } => ("completions", false),
         }

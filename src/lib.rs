@@ -1,11 +1,14 @@
-//! weir: raw vendor dumps and incident postmortems -> an embedded database -> CSV reports.
+//! weir: raw vendor dumps and incident postmortems -> an embedded database -> CSV reports and
+//! an HTML page of them.
 
 pub mod bookkeeping;
+pub mod chart;
 pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod error;
 pub mod extract;
+pub mod html;
 pub mod load;
 pub mod lock;
 pub mod mapper;
@@ -53,6 +56,7 @@ fn dispatch(cli: Cli, summary: &mut Summary) -> Result<()> {
         Command::RunQueries { names, format, .. } => {
             commands::run_queries::run(&settings, &names, report_format(format), summary)
         }
+        Command::Report { names } => commands::report::run(&settings, &names),
         Command::Run { etl, .. } => {
             commands::run::run(&settings, &load_options(&settings, &etl), summary)
         }

@@ -3,6 +3,7 @@
 pub mod completions;
 pub mod extract;
 pub mod initialize;
+pub mod report;
 pub mod run;
 pub mod run_etl;
 pub mod run_queries;

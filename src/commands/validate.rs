@@ -1,8 +1,9 @@
-//! `weir validate`: checks schemas, mappers, every raw record (incident YAML above all) and every
-//! query, writing nothing: the database is a scratch one in memory. Lists every problem, sorted by
-//! file and line, and exits 1 when there is one.
+//! `weir validate`: checks schemas, mappers, every raw record (incident YAML above all), every
+//! query and the charts its header declares, writing nothing: the database is a scratch one in
+//! memory. Lists every problem, sorted by file and line, and exits 1 when there is one.
 
-use crate::engine;
+use crate::chart;
+use crate::engine::{self, RowSink, Value};
 use crate::error::{Diagnostic, Error, Location, Result};
 use crate::load::{self, Problems};
 use crate::report;
@@ -42,11 +43,29 @@ pub fn run(settings: &Settings, summary: &mut Summary) -> Result<()> {
     for r in &reports {
         match std::fs::read_to_string(&r.path) {
             Ok(sql) => {
-                if let Err(e) = scratch.check_query(&sql) {
-                    problems.push(
-                        Diagnostic::new(format!("the query does not compile: {}", e.message))
-                            .at(report::sql_location(&r.relative, &sql, &e)),
-                    );
+                let compiles = match scratch.check_query(&sql) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        problems.push(
+                            Diagnostic::new(format!("the query does not compile: {}", e.message))
+                                .at(report::sql_location(&r.relative, &sql, &e)),
+                        );
+                        false
+                    }
+                };
+                match chart::header(&r.relative, &sql) {
+                    Ok(header) if compiles && !header.charts.is_empty() => {
+                        // The columns, from the query run on the empty scratch database.
+                        let mut columns = Columns::default();
+                        let _ = scratch.query(&sql, &mut columns);
+                        if let Some(columns) = columns.0 {
+                            for c in &header.charts {
+                                problems.extend(c.check(&r.relative, &r.name, &columns));
+                            }
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(p) => problems.extend(p),
                 }
             }
             Err(e) => problems.push(
@@ -72,4 +91,19 @@ pub fn run(settings: &Settings, summary: &mut Summary) -> Result<()> {
         checked.tables, checked.mappers, checked.queries
     ));
     Ok(())
+}
+
+/// Takes a report's column names and stops it before its first row.
+#[derive(Default)]
+struct Columns(Option<Vec<String>>);
+
+impl RowSink for Columns {
+    fn header(&mut self, columns: &[String]) -> anyhow::Result<()> {
+        self.0 = Some(columns.to_vec());
+        Ok(())
+    }
+
+    fn row(&mut self, _values: &[Value]) -> anyhow::Result<()> {
+        anyhow::bail!("the columns are all validate reads")
+    }
 }

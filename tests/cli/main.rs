@@ -1,6 +1,7 @@
 //! Integration tests: the real `weir` binary on project folders copied to a temp dir.
 
 mod bare_bodies;
+mod chromium;
 mod completions;
 mod docs;
 mod engines;
@@ -12,6 +13,7 @@ mod extract_vendors;
 mod fake_server;
 mod flags;
 mod harness;
+mod html_report;
 mod initialize;
 mod json;
 mod ledger;
