@@ -72,6 +72,20 @@ pub enum Format {
     Parquet,
 }
 
+/// How run-queries and run write the reports.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// The file format of the reports (parquet needs the DuckDB engine)
+    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    pub format: Format,
+
+    /// In CSV, put a `'` before every text cell that starts with `=`, `+`, `-`, `@`, a tab or a
+    /// carriage return, so a spreadsheet shows it instead of running it as a formula (OWASP's
+    /// rule against CSV injection; the `'` becomes part of the text)
+    #[arg(long)]
+    pub escape_formulas: bool,
+}
+
 /// What to do with a record that cannot be loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum OnError {
@@ -129,14 +143,16 @@ pub enum Command {
         #[arg(value_name = "NAME")]
         names: Vec<String>,
 
-        /// The file format of the reports (parquet needs the DuckDB engine)
-        #[arg(long, value_enum, default_value_t = Format::Csv)]
-        format: Format,
+        #[command(flatten)]
+        report: ReportArgs,
     },
     /// The main job: initialize, run-etl for every source, then run-queries
     Run {
         #[command(flatten)]
         etl: EtlArgs,
+
+        #[command(flatten)]
+        report: ReportArgs,
     },
     /// Check schemas, mappers, raw data and queries without writing anything
     Validate,

@@ -27,10 +27,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::RunEtl { sources, etl } => {
             commands::run_etl::run(&settings, &sources, &load_options(&settings, &etl))
         }
-        Command::RunQueries { names, format } => {
-            commands::run_queries::run(&settings, &names, report_format(format))
+        Command::RunQueries { names, report } => {
+            commands::run_queries::run(&settings, &names, &export(&report)?)
         }
-        Command::Run { etl } => commands::run::run(&settings, &load_options(&settings, &etl)),
+        Command::Run { etl, report } => {
+            commands::run::run(&settings, &load_options(&settings, &etl), &export(&report)?)
+        }
         Command::Validate => commands::validate::run(&settings),
         Command::Extract(args) => {
             // clap accepts only the vendors' names and `all`.
@@ -75,10 +77,25 @@ fn load_options(settings: &Settings, args: &cli::EtlArgs) -> load::Options {
     }
 }
 
-fn report_format(format: cli::Format) -> report::Format {
-    match format {
-        cli::Format::Csv => report::Format::Csv,
+/// `--format` and `--escape-formulas` as the export takes them; a flag the format has no use for
+/// is refused rather than ignored.
+fn export(args: &cli::ReportArgs) -> Result<report::Export> {
+    use error::{Diagnostic, Error};
+    let format = match args.format {
+        cli::Format::Csv => report::Format::Csv {
+            escape_formulas: args.escape_formulas,
+        },
         cli::Format::Json => report::Format::Json,
         cli::Format::Parquet => report::Format::Parquet,
+    };
+    if args.escape_formulas && !matches!(format, report::Format::Csv { .. }) {
+        return Err(Error::problem(
+            Diagnostic::new(format!(
+                "`--escape-formulas` does nothing with `--format {}`",
+                format.extension()
+            ))
+            .hint("it escapes CSV cells: leave it out, or write CSV"),
+        ));
     }
+    Ok(report::Export { format })
 }

@@ -13,7 +13,11 @@ use crate::error::{Diagnostic, Location, did_you_mean};
 /// The file format of a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    Csv,
+    Csv {
+        /// Prefix a text cell that a spreadsheet would run as a formula with `'` (OWASP's rule
+        /// against CSV injection).
+        escape_formulas: bool,
+    },
     Json,
     /// DuckDB only.
     Parquet,
@@ -22,11 +26,17 @@ pub enum Format {
 impl Format {
     pub fn extension(self) -> &'static str {
         match self {
-            Format::Csv => "csv",
+            Format::Csv { .. } => "csv",
             Format::Json => "json",
             Format::Parquet => "parquet",
         }
     }
+}
+
+/// How the reports are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    pub format: Format,
 }
 
 /// A report: its name and the SQL file that answers it for this engine.
@@ -119,6 +129,45 @@ pub fn sql_location(file: &str, sql: &str, e: &crate::engine::SqlError) -> Locat
     }
 }
 
+/// The query text of a report; a file that cannot be read is the user's to fix.
+pub(crate) fn read_query(report: &Report) -> crate::error::Result<String> {
+    std::fs::read_to_string(&report.path).map_err(|e| {
+        crate::error::Error::problem(
+            Diagnostic::new(format!("cannot read the query: {e}"))
+                .at(Location::file(&report.relative)),
+        )
+    })
+}
+
+/// A failed report as the user sees it: the query's fault at its line, or the file being
+/// written's.
+pub(crate) fn query_error(
+    report: &Report,
+    sql: &str,
+    e: QueryError,
+    writing: &str,
+) -> crate::error::Error {
+    match e {
+        QueryError::Sql(e) => crate::error::Error::problem(
+            Diagnostic::new(format!("the query failed: {}", e.message))
+                .at(sql_location(&report.relative, sql, &e))
+                .hint("fix the SQL; `weir validate` checks every query"),
+        ),
+        QueryError::Unsupported(message) => crate::error::Error::problem(
+            Diagnostic::new(message).at(Location::file(&report.relative)),
+        ),
+        QueryError::Sink(e) => {
+            crate::error::Error::Internal(e.context(format!("cannot write `{writing}`")))
+        }
+    }
+}
+
+/// Whether a spreadsheet would run this text as a formula: it starts with `=`, `+`, `-` or `@`,
+/// or with a tab or carriage return, which some strip before looking (OWASP, CSV Injection).
+pub fn looks_like_formula(text: &str) -> bool {
+    text.starts_with(['=', '+', '-', '@', '\t', '\r'])
+}
+
 /// Formats a value for a CSV cell.
 pub fn cell(v: &Value, out: &mut String) {
     out.clear();
@@ -140,18 +189,35 @@ struct CsvSink<W: Write> {
     writer: csv::Writer<W>,
     cell: String,
     rows: usize,
+    escape_formulas: bool,
+}
+
+impl<W: Write> CsvSink<W> {
+    /// Writes `self.cell`, a text one behind a `'` when it looks like a formula and that is
+    /// asked for; numbers are never escaped (`-1.5` is a number to a spreadsheet, not a formula).
+    fn write_text_cell(&mut self, text: bool) -> anyhow::Result<()> {
+        if text && self.escape_formulas && looks_like_formula(&self.cell) {
+            self.cell.insert(0, '\'');
+        }
+        self.writer.write_field(&self.cell)?;
+        Ok(())
+    }
 }
 
 impl<W: Write> RowSink for CsvSink<W> {
     fn header(&mut self, columns: &[String]) -> anyhow::Result<()> {
-        self.writer.write_record(columns)?;
+        for c in columns {
+            self.cell.clone_from(c);
+            self.write_text_cell(true)?;
+        }
+        self.writer.write_record(None::<&[u8]>)?;
         Ok(())
     }
 
     fn row(&mut self, values: &[Value]) -> anyhow::Result<()> {
         for v in values {
             cell(v, &mut self.cell);
-            self.writer.write_field(&self.cell)?;
+            self.write_text_cell(matches!(v, Value::Text(_)))?;
         }
         self.writer.write_record(None::<&[u8]>)?;
         self.rows += 1;
@@ -209,12 +275,7 @@ pub fn write(
     output: &Path,
     format: Format,
 ) -> crate::error::Result<Option<usize>> {
-    let sql = std::fs::read_to_string(&report.path).map_err(|e| {
-        crate::error::Error::problem(
-            Diagnostic::new(format!("cannot read the query: {e}"))
-                .at(Location::file(&report.relative)),
-        )
-    })?;
+    let sql = read_query(report)?;
     std::fs::create_dir_all(output)
         .with_context(|| format!("cannot create `{}`", output.display()))?;
     let ext = format.extension();
@@ -222,19 +283,7 @@ pub fn write(
     let temp = output.join(format!(".{}.{ext}.tmp", report.name));
     let result = write_temp(engine, &sql, &temp, format);
     let finished = result
-        .map_err(|e| match e {
-            QueryError::Sql(e) => crate::error::Error::problem(
-                Diagnostic::new(format!("the query failed: {}", e.message))
-                    .at(sql_location(&report.relative, &sql, &e))
-                    .hint("fix the SQL; `weir validate` checks every query"),
-            ),
-            QueryError::Unsupported(message) => crate::error::Error::problem(
-                Diagnostic::new(message).at(Location::file(&report.relative)),
-            ),
-            QueryError::Sink(e) => crate::error::Error::Internal(
-                e.context(format!("cannot write `{}`", temp.display())),
-            ),
-        })
+        .map_err(|e| query_error(report, &sql, e, &temp.display().to_string()))
         .and_then(|rows| {
             std::fs::rename(&temp, &target)
                 .with_context(|| format!("cannot write `{}`", target.display()))?;
@@ -265,7 +314,7 @@ fn write_temp(
         Ok(())
     };
     match format {
-        Format::Csv => {
+        Format::Csv { escape_formulas } => {
             let writer = csv::WriterBuilder::new()
                 .terminator(csv::Terminator::CRLF)
                 .from_writer(out);
@@ -273,6 +322,7 @@ fn write_temp(
                 writer,
                 cell: String::new(),
                 rows: 0,
+                escape_formulas,
             };
             engine.query(sql, &mut sink)?;
             let out = sink

@@ -4,15 +4,16 @@
 use crate::error::Result;
 use crate::load::Options;
 use crate::lock::{self, Mode};
+use crate::report::Export;
 use crate::settings::Settings;
 
-pub fn run(settings: &Settings, opts: &Options) -> Result<()> {
+pub fn run(settings: &Settings, opts: &Options, export: &Export) -> Result<()> {
     let _db = lock::database(settings, Mode::Exclusive, "run")?;
     let _raw = lock::raw_data(settings, Mode::Shared, "run")?;
     let (mut engine, schema) = super::open(settings)?;
     super::initialize::apply(settings, engine.as_mut(), &schema, false)?;
     let rejected = super::run_etl::etl(settings, engine.as_mut(), &schema, &[], opts)?;
     engine.read_only()?;
-    super::run_queries::export(settings, engine.as_ref(), &[], crate::report::Format::Csv)?;
+    super::run_queries::export(settings, engine.as_ref(), &[], export)?;
     super::run_etl::partial(rejected)
 }

@@ -4,11 +4,11 @@
 use crate::engine::Engine;
 use crate::error::{Diagnostic, Error, Location, Result};
 use crate::lock::{self, Mode};
-use crate::report::{self, Format};
+use crate::report::{self, Export};
 use crate::schema;
 use crate::settings::Settings;
 
-pub fn run(settings: &Settings, names: &[String], format: Format) -> Result<()> {
+pub fn run(settings: &Settings, names: &[String], export: &Export) -> Result<()> {
     // A reader: it never makes a database, and reports on one only where it holds data.
     let Some(db) = &settings.db else {
         return Err(Error::problem(
@@ -29,18 +29,19 @@ pub fn run(settings: &Settings, names: &[String], format: Format) -> Result<()> 
     // Reports run on a read-only connection, so a query cannot change data.
     let (engine, schema) = super::open_with(settings, true)?;
     schema::check(engine.as_ref(), &schema)?;
-    export(settings, engine.as_ref(), names, format)
+    self::export(settings, engine.as_ref(), names, export)
 }
 
 pub(crate) fn export(
     settings: &Settings,
     engine: &dyn Engine,
     names: &[String],
-    format: Format,
+    export: &Export,
 ) -> Result<()> {
     let reports = report::select(report::list(&settings.root, engine.kind().name())?, names)
         .map_err(Error::Problems)?;
     let output = settings.path("output");
+    let format = export.format;
     for r in &reports {
         let file = format!("output/{}.{}", r.name, format.extension());
         match report::write(engine, r, &output, format)? {
