@@ -77,8 +77,8 @@ fn load_options(settings: &Settings, args: &cli::EtlArgs) -> load::Options {
     }
 }
 
-/// `--format` and `--escape-formulas` as the export takes them; a flag the format has no use for
-/// is refused rather than ignored.
+/// `--format`, `--workbook` and `--escape-formulas` as the export takes them; a flag the format
+/// has no use for is refused rather than ignored.
 fn export(args: &cli::ReportArgs) -> Result<report::Export> {
     use error::{Diagnostic, Error};
     let format = match args.format {
@@ -87,15 +87,34 @@ fn export(args: &cli::ReportArgs) -> Result<report::Export> {
         },
         cli::Format::Json => report::Format::Json,
         cli::Format::Parquet => report::Format::Parquet,
+        cli::Format::Xlsx => report::Format::Xlsx,
     };
-    if args.escape_formulas && !matches!(format, report::Format::Csv { .. }) {
-        return Err(Error::problem(
+    let refuse = |flag: &str, hint: &str| {
+        Err(Error::problem(
             Diagnostic::new(format!(
-                "`--escape-formulas` does nothing with `--format {}`",
+                "`{flag}` does nothing with `--format {}`",
                 format.extension()
             ))
-            .hint("it escapes CSV cells: leave it out, or write CSV"),
-        ));
+            .hint(hint),
+        ))
+    };
+    if args.escape_formulas && !matches!(format, report::Format::Csv { .. }) {
+        let hint = if format == report::Format::Xlsx {
+            "a workbook holds text as text, never as a formula: leave out `--escape-formulas`"
+        } else {
+            "it escapes CSV cells: leave it out, or write CSV"
+        };
+        return refuse("--escape-formulas", hint);
     }
-    Ok(report::Export { format })
+    if args.workbook.is_some() && format != report::Format::Xlsx {
+        return refuse(
+            "--workbook",
+            "it names the workbook that `--format xlsx` writes: add that, or leave it out",
+        );
+    }
+    let workbook = match &args.workbook {
+        Some(name) => report::workbook_name(name)?,
+        None => report::DEFAULT_WORKBOOK.to_string(),
+    };
+    Ok(report::Export { format, workbook })
 }

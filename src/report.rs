@@ -1,6 +1,12 @@
-//! Reports: `queries/<name>.sql` -> `output/<name>.csv` (or `.json`, `.parquet`). A header row,
-//! RFC 4180 quoting, UTF-8, NULL as an empty cell, numbers never in scientific notation. Written
-//! to a temporary file and renamed, so a spreadsheet never opens half a report.
+//! Reports: `queries/<name>.sql` -> `output/<name>.csv` (or `.json`, `.parquet`, or one sheet
+//! each of a workbook: `workbook`). A header row, RFC 4180 quoting, UTF-8, NULL as an empty cell,
+//! numbers never in scientific notation. Written to a temporary file and renamed, so a
+//! spreadsheet never opens half a report.
+
+mod excel;
+mod workbook;
+
+pub use workbook::{Sheet, write_workbook};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -21,6 +27,8 @@ pub enum Format {
     Json,
     /// DuckDB only.
     Parquet,
+    /// Every report a sheet of one workbook (`write_workbook`), not a file each.
+    Xlsx,
 }
 
 impl Format {
@@ -29,6 +37,7 @@ impl Format {
             Format::Csv { .. } => "csv",
             Format::Json => "json",
             Format::Parquet => "parquet",
+            Format::Xlsx => "xlsx",
         }
     }
 }
@@ -37,6 +46,37 @@ impl Format {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Export {
     pub format: Format,
+    /// The workbook's file name in output/, for `Format::Xlsx`.
+    pub workbook: String,
+}
+
+pub const DEFAULT_WORKBOOK: &str = "reports.xlsx";
+
+/// `--workbook`: a file name in output/, ending in `.xlsx` (Excel refuses to open a workbook
+/// named otherwise without a warning).
+pub fn workbook_name(name: &str) -> crate::error::Result<String> {
+    let refused = |message: &str, hint: String| {
+        Err(crate::error::Error::problem(
+            Diagnostic::new(message).hint(hint),
+        ))
+    };
+    let nameless = name.trim_matches('.').is_empty() || name.eq_ignore_ascii_case(".xlsx");
+    if name.contains(['/', '\\']) || nameless {
+        return refused(
+            &format!("`--workbook {name}` is not a file name"),
+            "name a file that output/ holds, such as `--workbook reports.xlsx`".into(),
+        );
+    }
+    if !name.to_ascii_lowercase().ends_with(".xlsx") {
+        return refused(
+            &format!("`--workbook {name}` does not end in `.xlsx`"),
+            format!(
+                "Excel opens a workbook by its `.xlsx` ending: `--workbook {}.xlsx`",
+                name.trim_end_matches('.')
+            ),
+        );
+    }
+    Ok(name.to_string())
 }
 
 /// A report: its name and the SQL file that answers it for this engine.
@@ -127,6 +167,23 @@ pub fn sql_location(file: &str, sql: &str, e: &crate::engine::SqlError) -> Locat
         Some((l, c)) => Location::at(file, l, c),
         None => Location::file(file),
     }
+}
+
+/// What the query file says it answers: the comment lines it opens with, `-- ` stripped, as one
+/// paragraph. Declarations such as `-- chart: …` are not part of it.
+pub fn description(sql: &str) -> String {
+    let mut words = Vec::new();
+    for line in sql.trim_start().lines() {
+        let Some(comment) = line.trim().strip_prefix("--") else {
+            break;
+        };
+        let comment = comment.trim();
+        if comment.starts_with("chart:") {
+            continue;
+        }
+        words.extend(comment.split_whitespace());
+    }
+    words.join(" ")
 }
 
 /// The query text of a report; a file that cannot be read is the user's to fix.
@@ -347,5 +404,20 @@ fn write_temp(
             Ok(Some(sink.rows))
         }
         Format::Parquet => unreachable!("handled above"),
+        Format::Xlsx => unreachable!("a workbook holds every report: `write_workbook`"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_description_is_the_opening_comment_without_declarations() {
+        let sql = "\n-- Incidents per month:\n--   how many, and when\n-- chart: line x=month y=n\n\
+                   --\n-- detected.\nSELECT 1 -- not this\n-- nor this\n";
+        assert_eq!(
+            super::description(sql),
+            "Incidents per month: how many, and when detected."
+        );
+        assert_eq!(super::description("SELECT 1"), "");
     }
 }

@@ -1,10 +1,11 @@
 //! `weir run-queries [NAME...]`: runs queries/<NAME>.sql (all when none is named) and writes
-//! output/<NAME>.csv (or .json, .parquet with `--format`) for each.
+//! output/<NAME>.csv (or .json, .parquet with `--format`) for each, or with `--format xlsx` one
+//! workbook, output/reports.xlsx (`--workbook`), with a sheet each.
 
 use crate::engine::Engine;
 use crate::error::{Diagnostic, Error, Location, Result};
 use crate::lock::{self, Mode};
-use crate::report::{self, Export};
+use crate::report::{self, Export, Format};
 use crate::schema;
 use crate::settings::Settings;
 
@@ -42,6 +43,16 @@ pub(crate) fn export(
         .map_err(Error::Problems)?;
     let output = settings.path("output");
     let format = export.format;
+    if format == Format::Xlsx {
+        let file = &export.workbook;
+        for sheet in report::write_workbook(engine, &reports, &output, file)? {
+            settings.say(format!(
+                "wrote output/{file}, sheet {} ({} rows)",
+                sheet.sheet, sheet.rows
+            ));
+        }
+        return Ok(());
+    }
     for r in &reports {
         let file = format!("output/{}.{}", r.name, format.extension());
         match report::write(engine, r, &output, format)? {

@@ -21,3 +21,4 @@ mod run_etl;
 mod run_queries;
 mod settings;
 mod validate;
+mod workbook;
