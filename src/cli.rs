@@ -70,6 +70,28 @@ pub enum Format {
     Json,
     /// Apache Parquet (DuckDB engine only)
     Parquet,
+    /// One Excel workbook, output/reports.xlsx (see `--workbook`): an About sheet, then a sheet
+    /// per report with typed cells
+    Xlsx,
+}
+
+/// How run-queries and run write the reports.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// The file format of the reports (parquet needs the DuckDB engine)
+    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    pub format: Format,
+
+    /// The file name of the workbook in output/ that `--format xlsx` writes [default:
+    /// reports.xlsx]
+    #[arg(long, value_name = "FILE")]
+    pub workbook: Option<String>,
+
+    /// In CSV, put a `'` before every text cell that starts with `=`, `+`, `-`, `@`, a tab or a
+    /// carriage return, so a spreadsheet shows it instead of running it as a formula (OWASP's
+    /// rule against CSV injection; the `'` becomes part of the text)
+    #[arg(long)]
+    pub escape_formulas: bool,
 }
 
 /// What to do with a record that cannot be loaded.
@@ -156,16 +178,15 @@ pub enum Command {
         #[command(flatten)]
         summary: SummaryArgs,
     },
-    /// Export queries/<NAME>.sql to output/<NAME>.csv
+    /// Export queries/<NAME>.sql to output/<NAME>.csv (or one workbook with `--format xlsx`)
     #[command(name = "run-queries")]
     RunQueries {
         /// Reports to export [default: every query in queries/]
         #[arg(value_name = "NAME")]
         names: Vec<String>,
 
-        /// The file format of the reports (parquet needs the DuckDB engine)
-        #[arg(long, value_enum, default_value_t = Format::Csv)]
-        format: Format,
+        #[command(flatten)]
+        report: ReportArgs,
 
         #[command(flatten)]
         summary: SummaryArgs,
@@ -184,6 +205,9 @@ pub enum Command {
 
         #[command(flatten)]
         summary: SummaryArgs,
+
+        #[command(flatten)]
+        report: ReportArgs,
     },
     /// Check schemas, mappers, raw data and queries without writing anything
     Validate {

@@ -53,13 +53,16 @@ fn dispatch(cli: Cli, summary: &mut Summary) -> Result<()> {
         Command::RunEtl { sources, etl, .. } => {
             commands::run_etl::run(&settings, &sources, &load_options(&settings, &etl), summary)
         }
-        Command::RunQueries { names, format, .. } => {
-            commands::run_queries::run(&settings, &names, report_format(format), summary)
+        Command::RunQueries { names, report, .. } => {
+            commands::run_queries::run(&settings, &names, &export(&report)?, summary)
         }
         Command::Report { names } => commands::report::run(&settings, &names),
-        Command::Run { etl, .. } => {
-            commands::run::run(&settings, &load_options(&settings, &etl), summary)
-        }
+        Command::Run { etl, report, .. } => commands::run::run(
+            &settings,
+            &load_options(&settings, &etl),
+            &export(&report)?,
+            summary,
+        ),
         Command::Validate { .. } => commands::validate::run(&settings, summary),
         Command::Completions { .. } => unreachable!("completions return above"),
         Command::Extract(args) => {
@@ -105,10 +108,44 @@ fn load_options(settings: &Settings, args: &cli::EtlArgs) -> load::Options {
     }
 }
 
-fn report_format(format: cli::Format) -> report::Format {
-    match format {
-        cli::Format::Csv => report::Format::Csv,
+/// `--format`, `--workbook` and `--escape-formulas` as the export takes them; a flag the format
+/// has no use for is refused rather than ignored.
+fn export(args: &cli::ReportArgs) -> Result<report::Export> {
+    use error::{Diagnostic, Error};
+    let format = match args.format {
+        cli::Format::Csv => report::Format::Csv {
+            escape_formulas: args.escape_formulas,
+        },
         cli::Format::Json => report::Format::Json,
         cli::Format::Parquet => report::Format::Parquet,
+        cli::Format::Xlsx => report::Format::Xlsx,
+    };
+    let refuse = |flag: &str, hint: &str| {
+        Err(Error::problem(
+            Diagnostic::new(format!(
+                "`{flag}` does nothing with `--format {}`",
+                format.extension()
+            ))
+            .hint(hint),
+        ))
+    };
+    if args.escape_formulas && !matches!(format, report::Format::Csv { .. }) {
+        let hint = if format == report::Format::Xlsx {
+            "a workbook holds text as text, never as a formula: leave out `--escape-formulas`"
+        } else {
+            "it escapes CSV cells: leave it out, or write CSV"
+        };
+        return refuse("--escape-formulas", hint);
     }
+    if args.workbook.is_some() && format != report::Format::Xlsx {
+        return refuse(
+            "--workbook",
+            "it names the workbook that `--format xlsx` writes: add that, or leave it out",
+        );
+    }
+    let workbook = match &args.workbook {
+        Some(name) => report::workbook_name(name)?,
+        None => report::DEFAULT_WORKBOOK.to_string(),
+    };
+    Ok(report::Export { format, workbook })
 }

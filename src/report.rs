@@ -1,6 +1,12 @@
-//! Reports: `queries/<name>.sql` -> `output/<name>.csv` (or `.json`, `.parquet`). A header row,
-//! RFC 4180 quoting, UTF-8, NULL as an empty cell, numbers never in scientific notation. Written
-//! to a temporary file and renamed, so a spreadsheet never opens half a report.
+//! Reports: `queries/<name>.sql` -> `output/<name>.csv` (or `.json`, `.parquet`, or one sheet
+//! each of a workbook: `workbook`). A header row, RFC 4180 quoting, UTF-8, NULL as an empty cell,
+//! numbers never in scientific notation. Written to a temporary file and renamed, so a
+//! spreadsheet never opens half a report.
+
+mod excel;
+mod workbook;
+
+pub use workbook::{Sheet, write_workbook};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,20 +19,64 @@ use crate::error::{Diagnostic, Location, did_you_mean};
 /// The file format of a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    Csv,
+    Csv {
+        /// Prefix a text cell that a spreadsheet would run as a formula with `'` (OWASP's rule
+        /// against CSV injection).
+        escape_formulas: bool,
+    },
     Json,
     /// DuckDB only.
     Parquet,
+    /// Every report a sheet of one workbook (`write_workbook`), not a file each.
+    Xlsx,
 }
 
 impl Format {
     pub fn extension(self) -> &'static str {
         match self {
-            Format::Csv => "csv",
+            Format::Csv { .. } => "csv",
             Format::Json => "json",
             Format::Parquet => "parquet",
+            Format::Xlsx => "xlsx",
         }
     }
+}
+
+/// How the reports are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    pub format: Format,
+    /// The workbook's file name in output/, for `Format::Xlsx`.
+    pub workbook: String,
+}
+
+pub const DEFAULT_WORKBOOK: &str = "reports.xlsx";
+
+/// `--workbook`: a file name in output/, ending in `.xlsx` (Excel refuses to open a workbook
+/// named otherwise without a warning).
+pub fn workbook_name(name: &str) -> crate::error::Result<String> {
+    let refused = |message: &str, hint: String| {
+        Err(crate::error::Error::problem(
+            Diagnostic::new(message).hint(hint),
+        ))
+    };
+    let nameless = name.trim_matches('.').is_empty() || name.eq_ignore_ascii_case(".xlsx");
+    if name.contains(['/', '\\']) || nameless {
+        return refused(
+            &format!("`--workbook {name}` is not a file name"),
+            "name a file that output/ holds, such as `--workbook reports.xlsx`".into(),
+        );
+    }
+    if !name.to_ascii_lowercase().ends_with(".xlsx") {
+        return refused(
+            &format!("`--workbook {name}` does not end in `.xlsx`"),
+            format!(
+                "Excel opens a workbook by its `.xlsx` ending: `--workbook {}.xlsx`",
+                name.trim_end_matches('.')
+            ),
+        );
+    }
+    Ok(name.to_string())
 }
 
 /// A report: its name and the SQL file that answers it for this engine.
@@ -119,6 +169,62 @@ pub fn sql_location(file: &str, sql: &str, e: &crate::engine::SqlError) -> Locat
     }
 }
 
+/// What the query file says it answers: the comment lines it opens with, `-- ` stripped, as one
+/// paragraph. Declarations such as `-- chart: …` are not part of it.
+pub fn description(sql: &str) -> String {
+    let mut words = Vec::new();
+    for line in sql.trim_start().lines() {
+        let Some(comment) = line.trim().strip_prefix("--") else {
+            break;
+        };
+        let comment = comment.trim();
+        if comment.starts_with("chart:") {
+            continue;
+        }
+        words.extend(comment.split_whitespace());
+    }
+    words.join(" ")
+}
+
+/// The query text of a report; a file that cannot be read is the user's to fix.
+pub(crate) fn read_query(report: &Report) -> crate::error::Result<String> {
+    std::fs::read_to_string(&report.path).map_err(|e| {
+        crate::error::Error::problem(
+            Diagnostic::new(format!("cannot read the query: {e}"))
+                .at(Location::file(&report.relative)),
+        )
+    })
+}
+
+/// A failed report as the user sees it: the query's fault at its line, or the file being
+/// written's.
+pub(crate) fn query_error(
+    report: &Report,
+    sql: &str,
+    e: QueryError,
+    writing: &str,
+) -> crate::error::Error {
+    match e {
+        QueryError::Sql(e) => crate::error::Error::problem(
+            Diagnostic::new(format!("the query failed: {}", e.message))
+                .at(sql_location(&report.relative, sql, &e))
+                .hint("fix the SQL; `weir validate` checks every query"),
+        ),
+        QueryError::Unsupported(message) => crate::error::Error::problem(
+            Diagnostic::new(message).at(Location::file(&report.relative)),
+        ),
+        QueryError::Sink(e) => {
+            crate::error::Error::Internal(e.context(format!("cannot write `{writing}`")))
+        }
+    }
+}
+
+/// Whether a spreadsheet would run this text as a formula: it starts with `=`, `+`, `-` or `@`,
+/// or with a tab or carriage return, which some strip before looking (OWASP, CSV Injection).
+pub fn looks_like_formula(text: &str) -> bool {
+    text.starts_with(['=', '+', '-', '@', '\t', '\r'])
+}
+
 /// Formats a value for a CSV cell.
 pub fn cell(v: &Value, out: &mut String) {
     out.clear();
@@ -140,18 +246,35 @@ struct CsvSink<W: Write> {
     writer: csv::Writer<W>,
     cell: String,
     rows: usize,
+    escape_formulas: bool,
+}
+
+impl<W: Write> CsvSink<W> {
+    /// Writes `self.cell`, a text one behind a `'` when it looks like a formula and that is
+    /// asked for; numbers are never escaped (`-1.5` is a number to a spreadsheet, not a formula).
+    fn write_text_cell(&mut self, text: bool) -> anyhow::Result<()> {
+        if text && self.escape_formulas && looks_like_formula(&self.cell) {
+            self.cell.insert(0, '\'');
+        }
+        self.writer.write_field(&self.cell)?;
+        Ok(())
+    }
 }
 
 impl<W: Write> RowSink for CsvSink<W> {
     fn header(&mut self, columns: &[String]) -> anyhow::Result<()> {
-        self.writer.write_record(columns)?;
+        for c in columns {
+            self.cell.clone_from(c);
+            self.write_text_cell(true)?;
+        }
+        self.writer.write_record(None::<&[u8]>)?;
         Ok(())
     }
 
     fn row(&mut self, values: &[Value]) -> anyhow::Result<()> {
         for v in values {
             cell(v, &mut self.cell);
-            self.writer.write_field(&self.cell)?;
+            self.write_text_cell(matches!(v, Value::Text(_)))?;
         }
         self.writer.write_record(None::<&[u8]>)?;
         self.rows += 1;
@@ -209,12 +332,7 @@ pub fn write(
     output: &Path,
     format: Format,
 ) -> crate::error::Result<Option<usize>> {
-    let sql = std::fs::read_to_string(&report.path).map_err(|e| {
-        crate::error::Error::problem(
-            Diagnostic::new(format!("cannot read the query: {e}"))
-                .at(Location::file(&report.relative)),
-        )
-    })?;
+    let sql = read_query(report)?;
     std::fs::create_dir_all(output)
         .with_context(|| format!("cannot create `{}`", output.display()))?;
     let ext = format.extension();
@@ -222,19 +340,7 @@ pub fn write(
     let temp = output.join(format!(".{}.{ext}.tmp", report.name));
     let result = write_temp(engine, &sql, &temp, format);
     let finished = result
-        .map_err(|e| match e {
-            QueryError::Sql(e) => crate::error::Error::problem(
-                Diagnostic::new(format!("the query failed: {}", e.message))
-                    .at(sql_location(&report.relative, &sql, &e))
-                    .hint("fix the SQL; `weir validate` checks every query"),
-            ),
-            QueryError::Unsupported(message) => crate::error::Error::problem(
-                Diagnostic::new(message).at(Location::file(&report.relative)),
-            ),
-            QueryError::Sink(e) => crate::error::Error::Internal(
-                e.context(format!("cannot write `{}`", temp.display())),
-            ),
-        })
+        .map_err(|e| query_error(report, &sql, e, &temp.display().to_string()))
         .and_then(|rows| {
             std::fs::rename(&temp, &target)
                 .with_context(|| format!("cannot write `{}`", target.display()))?;
@@ -265,7 +371,7 @@ fn write_temp(
         Ok(())
     };
     match format {
-        Format::Csv => {
+        Format::Csv { escape_formulas } => {
             let writer = csv::WriterBuilder::new()
                 .terminator(csv::Terminator::CRLF)
                 .from_writer(out);
@@ -273,6 +379,7 @@ fn write_temp(
                 writer,
                 cell: String::new(),
                 rows: 0,
+                escape_formulas,
             };
             engine.query(sql, &mut sink)?;
             let out = sink
@@ -297,5 +404,20 @@ fn write_temp(
             Ok(Some(sink.rows))
         }
         Format::Parquet => unreachable!("handled above"),
+        Format::Xlsx => unreachable!("a workbook holds every report: `write_workbook`"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_description_is_the_opening_comment_without_declarations() {
+        let sql = "\n-- Incidents per month:\n--   how many, and when\n-- chart: line x=month y=n\n\
+                   --\n-- detected.\nSELECT 1 -- not this\n-- nor this\n";
+        assert_eq!(
+            super::description(sql),
+            "Incidents per month: how many, and when detected."
+        );
+        assert_eq!(super::description("SELECT 1"), "");
     }
 }

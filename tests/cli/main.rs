@@ -28,3 +28,4 @@ mod run_queries;
 mod settings;
 mod terminal;
 mod validate;
+mod workbook;

@@ -21,6 +21,35 @@ fn csv_quoting_nulls_and_numbers() {
 }
 
 #[test]
+fn csv_escapes_formulas_only_when_asked() {
+    let p = Project::fixture("empty");
+    p.write(
+        "queries/zz_cells.sql",
+        "SELECT '=1+1' AS t, '+1' AS plus, '-1' AS minus, '@SUM(A1)' AS at, 'a\tb' AS tab, \
+         char(9) || 'x' AS lead_tab, char(13) || 'x' AS lead_cr, ' =x' AS spaced, -7 AS int, \
+         -1.5 AS real, NULL AS missing, 1 AS \"=h\"",
+    );
+    // Line ends, tabs and carriage returns made visible.
+    let shown = || {
+        p.read("output/zz_cells.csv")
+            .replace("\r\n", "⏎\n")
+            .replace('\t', "→")
+            .replace('\r', "␍")
+    };
+    p.ok(&["initialize"]);
+    p.ok(&["run-queries", "zz_cells"]);
+    insta::assert_snapshot!(shown(), @r#"
+    t,plus,minus,at,tab,lead_tab,lead_cr,spaced,int,real,missing,=h⏎
+    =1+1,+1,-1,@SUM(A1),a→b,→x,"␍x", =x,-7,-1.5,,1⏎
+    "#);
+    p.ok(&["run-queries", "zz_cells", "--escape-formulas"]);
+    insta::assert_snapshot!(shown(), @r#"
+    t,plus,minus,at,tab,lead_tab,lead_cr,spaced,int,real,missing,'=h⏎
+    '=1+1,'+1,'-1,'@SUM(A1),a→b,'→x,"'␍x", =x,-7,-1.5,,1⏎
+    "#);
+}
+
+#[test]
 fn unknown_report_and_bad_sql() {
     let p = Project::fixture("empty");
     for engine in crate::harness::engines() {
