@@ -100,14 +100,14 @@ fn html_report_renders_in_headless_chromium() {
     let out = p.ok(&["report"]);
     assert_eq!(
         out.stderr,
-        "wrote output/report.html (8 reports, 7 charts)\n"
+        "wrote output/report.html (13 reports, 13 charts)\n"
     );
     assert!(out.stdout.is_empty());
     assert!(!p.path("output/.report.html.tmp").exists());
     let page = p.path("output/report.html");
     let html = p.read("output/report.html");
     assert_offline(&html);
-    assert!(html.contains("Data from <time>2026-04</time> to <time>2026-10</time>"));
+    assert!(html.contains("Data from <time>2026-04</time> to <time>2026-11-19</time>"));
 
     // The detectors catch what they look for: a page that logs and fetches.
     let bad = p.path("output/bad.html");
@@ -133,14 +133,14 @@ fn html_report_renders_in_headless_chromium() {
     assert_eq!(visit.requests, Vec::<String>::new(), "the page requested");
     let dom = visit.stdout;
     // The sorting script ran on every table.
-    assert_eq!(dom.matches("<table class=\"data\"").count(), 8);
-    assert_eq!(dom.matches("data-sortable=\"ready\"").count(), 8);
-    assert_eq!(dom.matches("<svg class=\"chart\"").count(), 7);
+    assert_eq!(dom.matches("<table class=\"data\"").count(), 13);
+    assert_eq!(dom.matches("data-sortable=\"ready\"").count(), 13);
+    assert_eq!(dom.matches("<svg class=\"chart\"").count(), 13);
 
     let monthly = charts(section(&dom, "incident_monthly"));
     assert_eq!(monthly.len(), 3);
     let counts = values(&p, "incident_monthly", &["incidents", "customer_detected"]);
-    assert_eq!(counts, 14);
+    assert_eq!(counts, 16);
     assert_eq!(shapes(monthly[0]), (2, counts, 0));
     assert!(
         monthly[0].contains("<title id=\"report-3-chart-1-title\">Incidents per month</title>")
@@ -152,11 +152,11 @@ fn html_report_renders_in_headless_chromium() {
         &["internally_detected", "customer_detected"],
     );
     assert_eq!(shapes(monthly[1]), (2, 0, split));
-    // NULL means are gaps: Mobile API had no incident.
+    // Every service has means in the sample: a bar per service and mean (NULL would be a gap).
     let health = charts(section(&dom, "pagerduty_service_health"));
     let means = ["mean_minutes_to_acknowledge", "mean_minutes_to_resolve"];
-    assert_eq!(values(&p, "pagerduty_service_health", &means), 12);
-    assert_eq!(shapes(health[0]), (2, 0, 12));
+    assert_eq!(values(&p, "pagerduty_service_health", &means), 14);
+    assert_eq!(shapes(health[0]), (2, 0, 14));
     // Long rows split by `series=`: one series per monitor state, a bar per row.
     let coverage = charts(section(&dom, "datadog_monitor_coverage"));
     assert_eq!(shapes(coverage[0]), (4, 0, 15));
