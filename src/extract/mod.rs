@@ -17,6 +17,7 @@ mod github;
 pub mod http;
 mod pagerduty;
 mod pages;
+mod refresh;
 pub mod sentry;
 mod state;
 

@@ -14,7 +14,8 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value as Json, json};
 
 use super::http::{Api, Header, Reset};
-use super::pages::{Pages, Paging, Refetched, fetch_each, walk, walk_all};
+use super::pages::{Pages, Paging, walk, walk_all};
+use super::refresh::{self, Refresh};
 use super::state::State;
 use super::{
     EntityStats, ExtractError, Extraction, Request, Variable, Vendor, after, iso, latest,
@@ -163,9 +164,6 @@ async fn extract(req: &Request<'_>, stamp: &str) -> Result<Vec<EntityStats>, Ext
     Ok(all)
 }
 
-/// Incidents fetched at once by id, at most.
-const REFRESH_BATCH: usize = 50;
-
 /// Fetches the incidents that changed or were open and that the window did not list, then keeps
 /// the ids of the incidents open now for the next run.
 async fn refresh(
@@ -177,56 +175,44 @@ async fn refresh(
     stats: &mut EntityStats,
 ) -> Result<(), ExtractError> {
     let pages = Pages::new(req.root, "pagerduty", "incidents", stamp);
-    let before = state.open("incidents");
-    state.add_pending("incidents", before.keys().cloned())?;
-    // What the window listed is on disk already, as current as a refresh would make it.
-    state.done_pending("incidents", listed.keys())?;
-    let wanted: Vec<String> = state.pending("incidents").into_iter().collect();
-    let mut open: BTreeMap<String, Json> = listed
+    let url_of = |id: &str| {
+        let mut url = api.base.join("incidents/").expect("a plain path joins");
+        url.path_segments_mut()
+            .expect("an http URL has segments")
+            .pop_if_empty()
+            .push(id);
+        url
+    };
+    let how = Refresh {
+        entity: "incidents",
+        pages: &pages,
+        url_of: &url_of,
+        records: Some("incident"),
+    };
+    let open: BTreeMap<String, Json> = listed
         .iter()
         .filter(|(_, status)| status.as_str() != "resolved")
         .map(|(id, _)| (id.clone(), json!({})))
         .collect();
-    let mut gone = 0;
-    for batch in wanted.chunks(REFRESH_BATCH) {
-        let url_of = |id: &str| {
-            let mut url = api.base.join("incidents/").expect("a plain path joins");
-            url.path_segments_mut()
-                .expect("an http URL has segments")
-                .pop_if_empty()
-                .push(id);
-            url
-        };
-        let fetched = fetch_each(api, &pages, batch, &url_of, Some("incident")).await;
-        let mut done = Vec::new();
-        for Refetched {
-            id,
-            record,
-            stats: one,
-            ..
-        } in fetched
-        {
-            stats.pages += one.pages;
-            stats.records += one.records;
-            stats.refreshed += one.refreshed;
-            match record? {
-                Some(incident) => {
-                    if text(&incident, "status").is_some_and(|s| s != "resolved") {
-                        open.insert(id.clone(), json!({}));
-                    }
-                }
-                None => gone += 1,
-            }
-            done.push(id);
-        }
-        state.done_pending("incidents", &done)?;
-    }
+    let gone = refresh::refresh(
+        api,
+        state,
+        &how,
+        listed.keys(),
+        open,
+        stats,
+        &mut |seen, _| {
+            let status = seen.record.as_ref().and_then(|r| text(r, "status"));
+            Ok(status.filter(|s| s != "resolved").map(|_| json!({})))
+        },
+    )
+    .await?;
     if gone > 0 {
         stats.notes.push(format!(
             "{gone} incidents to refresh are gone (HTTP 404); their stored rows keep the last status seen"
         ));
     }
-    state.set_open("incidents", open)
+    Ok(())
 }
 
 fn text(record: &Json, key: &str) -> Option<String> {

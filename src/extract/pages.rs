@@ -351,43 +351,6 @@ pub async fn fetch_one(
     Ok(Some(record))
 }
 
-/// One record fetched again by its id: the record (`None` when it is gone, 404) and the page
-/// counts of its fetch.
-pub struct Refetched {
-    pub id: String,
-    pub url: Url,
-    pub record: Result<Option<Json>, ExtractError>,
-    pub stats: EntityStats,
-}
-
-/// Fetches the record of each id by its own URL (`url_of`), concurrently; the client bounds the
-/// requests in flight. Each page is named `refresh-<id>`.
-pub async fn fetch_each(
-    api: &Api,
-    pages: &Pages,
-    ids: &[String],
-    url_of: &dyn Fn(&str) -> Url,
-    records: Option<&str>,
-) -> Vec<Refetched> {
-    use futures_util::StreamExt;
-    futures_util::stream::iter(ids.iter().cloned())
-        .map(|id| async move {
-            let url = url_of(&id);
-            let mut stats = EntityStats::default();
-            let slug = format!("refresh-{id}");
-            let record = fetch_one(api, pages, &slug, &url, records, &mut stats).await;
-            Refetched {
-                id,
-                url,
-                record,
-                stats,
-            }
-        })
-        .buffer_unordered(ids.len().max(1))
-        .collect()
-        .await
-}
-
 /// A record weir writes itself where the vendor has none left to give: `note` says why (the
 /// page's `synthetic`), and `body` is the record as weir knows it (a tombstone).
 pub fn write_synthetic(

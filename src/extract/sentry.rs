@@ -16,7 +16,8 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value as Json, json};
 
 use super::http::{Api, Header, Reset};
-use super::pages::{Pages, Paging, Refetched, fetch_each, walk, walk_all, write_synthetic};
+use super::pages::{Pages, Paging, walk, walk_all, write_synthetic};
+use super::refresh::{self, Fetched, Refresh};
 use super::state::State;
 use super::{
     EntityStats, ExtractError, Extraction, Request, Variable, Vendor, iso, latest, window_for,
@@ -127,9 +128,6 @@ struct Seen {
     project: Option<String>,
 }
 
-/// Issues fetched at once by id, at most.
-const REFRESH_BATCH: usize = 50;
-
 /// Fetches the issues last seen open that the window did not list, then keeps the ids of the
 /// issues open now (unresolved, ignored, anything but resolved) for the next run.
 async fn refresh(
@@ -142,76 +140,58 @@ async fn refresh(
     stats: &mut EntityStats,
 ) -> Result<(), ExtractError> {
     let pages = Pages::new(req.root, "sentry", "issues", stamp);
-    let before = state.open("issues");
-    state.add_pending("issues", before.keys().cloned())?;
-    state.done_pending("issues", listed.keys())?;
-    let wanted: Vec<String> = state.pending("issues").into_iter().collect();
+    let url_of = |id: &str| {
+        api.base
+            .join(&format!("api/0/organizations/{org}/issues/{id}/"))
+            .expect("a plain path joins")
+    };
+    let how = Refresh {
+        entity: "issues",
+        pages: &pages,
+        url_of: &url_of,
+        records: None,
+    };
     let keep = |status: Option<&str>, project: Option<&String>| {
         (status != Some("resolved") && status != Some("deleted"))
             .then(|| json!({ "project": project }))
     };
-    let mut open: BTreeMap<String, Json> = listed
+    let open: BTreeMap<String, Json> = listed
         .iter()
         .filter_map(|(id, s)| Some((id.clone(), keep(s.status.as_deref(), s.project.as_ref())?)))
         .collect();
-    let mut gone = 0;
-    for batch in wanted.chunks(REFRESH_BATCH) {
-        let url_of = |id: &str| {
-            api.base
-                .join(&format!("api/0/organizations/{org}/issues/{id}/"))
-                .expect("a plain path joins")
+    let mut judge = |seen: Fetched<'_>, stats: &mut EntityStats| {
+        let Some(issue) = seen.record else {
+            // Gone upstream: a tombstone, so the stored issue stops counting as open.
+            let project = seen.before.and_then(|k| k.get("project")).cloned();
+            let tombstone = json!({
+                "id": seen.id,
+                "status": "deleted",
+                "project": { "id": project.unwrap_or(Json::Null) },
+            });
+            let note = format!(
+                "GET {} answered HTTP 404: the issue is gone",
+                Api::endpoint(seen.url)
+            );
+            let slug = format!("gone-{}", seen.id);
+            write_synthetic(&pages, &slug, seen.url, tombstone, &note)?;
+            stats.pages += 1;
+            stats.records += 1;
+            return Ok(None);
         };
-        let fetched = fetch_each(api, &pages, batch, &url_of, None).await;
-        let mut done = Vec::new();
-        for Refetched {
-            id,
-            url,
-            record,
-            stats: one,
-        } in fetched
-        {
-            stats.pages += one.pages;
-            stats.records += one.records;
-            stats.refreshed += one.refreshed;
-            match record? {
-                Some(issue) => {
-                    let status = issue.get("status").and_then(Json::as_str);
-                    let project = issue
-                        .pointer("/project/id")
-                        .and_then(Json::as_str)
-                        .map(String::from);
-                    if let Some(kept) = keep(status, project.as_ref()) {
-                        open.insert(id.clone(), kept);
-                    }
-                }
-                None => {
-                    // Gone upstream: a tombstone, so the stored issue stops counting as open.
-                    let project = before.get(&id).and_then(|k| k.get("project")).cloned();
-                    let tombstone = json!({
-                        "id": id,
-                        "status": "deleted",
-                        "project": { "id": project.unwrap_or(Json::Null) },
-                    });
-                    let note = format!(
-                        "GET {} answered HTTP 404: the issue is gone",
-                        Api::endpoint(&url)
-                    );
-                    write_synthetic(&pages, &format!("gone-{id}"), &url, tombstone, &note)?;
-                    stats.pages += 1;
-                    stats.records += 1;
-                    gone += 1;
-                }
-            }
-            done.push(id);
-        }
-        state.done_pending("issues", &done)?;
-    }
+        let status = issue.get("status").and_then(Json::as_str);
+        let project = issue
+            .pointer("/project/id")
+            .and_then(Json::as_str)
+            .map(String::from);
+        Ok(keep(status, project.as_ref()))
+    };
+    let gone = refresh::refresh(api, state, &how, listed.keys(), open, stats, &mut judge).await?;
     if gone > 0 {
         stats.notes.push(format!(
             "{gone} issues last seen open are gone upstream (HTTP 404): written as status `deleted`"
         ));
     }
-    state.set_open("issues", open)
+    Ok(())
 }
 
 /// The issues last seen in the window, by id, and the latest `lastSeen`.
