@@ -37,7 +37,11 @@ pub fn unknown_values(
             for v in have.difference(&known) {
                 let place = if top { locate(m, c, v, root) } else { None };
                 let place = place.unwrap_or_else(|| {
-                    Location::file(m.files.clone().unwrap_or(format!("raw_data/{}/", m.source)))
+                    Location::file(if m.files.is_some() {
+                        m.raw_path()
+                    } else {
+                        format!("{}/", m.raw_path())
+                    })
                 });
                 let mut d =
                     Diagnostic::new(format!("`{v}` is in no row of {other}.{other_column}"))
@@ -92,7 +96,7 @@ fn locate(m: &Mapper, c: &ColumnPlan, value: &str, root: &Path) -> Option<Locati
     if path.root != Root::Current {
         return None;
     }
-    let dir = root.join(m.files.clone().unwrap_or(format!("raw_data/{}", m.source)));
+    let dir = root.join(m.raw_path());
     let mut ignored = (Problems::default(), Vec::new());
     for file in raw_files(&dir, root, &mut ignored.0, &mut ignored.1) {
         if !file.relative.ends_with(".yaml") && !file.relative.ends_with(".yml") {

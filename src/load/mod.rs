@@ -122,10 +122,7 @@ pub fn load_source(
     opts: &Options,
     problems: &mut Problems,
 ) -> anyhow::Result<SourceStats> {
-    let dir = match &mapper.files {
-        Some(files) => root.join(files),
-        None => root.join("raw_data").join(&mapper.source),
-    };
+    let dir = root.join(mapper.raw_path());
     let mut stats = SourceStats {
         source: mapper.source.clone(),
         ..Default::default()

@@ -205,6 +205,14 @@ pub struct Mapper {
 }
 
 impl Mapper {
+    /// Where the source's raw files are, relative to the project root: `files:`, else
+    /// `raw_data/<source>`.
+    pub fn raw_path(&self) -> String {
+        self.files
+            .clone()
+            .unwrap_or_else(|| format!("raw_data/{}", self.source))
+    }
+
     /// The `$context` keys that required columns read: rows of a file without a context lack them.
     pub fn required_context(&self) -> Vec<&str> {
         let mut keys: Vec<&str> = Vec::new();
