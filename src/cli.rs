@@ -214,6 +214,11 @@ pub enum Command {
         #[command(flatten)]
         summary: SummaryArgs,
     },
+    /// Scan every text value in the database and every file in output/ for emails, phone
+    /// numbers, IP addresses and tokens; exits 1 when any is found outside the columns a mapper
+    /// marks `privacy: allow` (prints where, how many and a masked sample, never a raw value)
+    #[command(name = "scan-pii")]
+    ScanPii,
     /// Fetch vendors' API pages into raw_data/<vendor>_<entity>/ (credentials from the
     /// environment or .env, listed below)
     #[command(after_help = extract::variables_help())]
@@ -237,6 +242,7 @@ impl Command {
             Command::Validate { summary } => ("validate", summary.json),
             Command::Initialize { .. } => ("initialize", false),
             Command::Report { .. } => ("report", false),
+            Command::ScanPii => ("scan-pii", false),
             Command::Extract(_) => ("extract", false),
             Command::Completions { .. } => ("completions", false),
         }

@@ -12,6 +12,7 @@ pub mod html;
 pub mod load;
 pub mod lock;
 pub mod mapper;
+pub mod pii;
 pub mod progress;
 pub mod report;
 pub mod schema;
@@ -64,6 +65,7 @@ fn dispatch(cli: Cli, summary: &mut Summary) -> Result<()> {
             summary,
         ),
         Command::Validate { .. } => commands::validate::run(&settings, summary),
+        Command::ScanPii => commands::scan_pii::run(&settings),
         Command::Completions { .. } => unreachable!("completions return above"),
         Command::Extract(args) => {
             // clap accepts only the vendors' names and `all`.

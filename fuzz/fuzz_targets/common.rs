@@ -37,6 +37,11 @@ pub fn mapper(source: &str) -> weir::mapper::Mapper {
         &format!("mappers/{source}.yaml"),
         tables(),
         &Path::new(REPO).join("schemas"),
+        // The sample's published secret: the shipped mappers pseudonymise.
+        Some(&std::sync::Arc::new(
+            weir::mapper::privacy::Secret::new(weir::mapper::privacy::SAMPLE_SECRET)
+                .expect("the sample secret is long enough"),
+        )),
     )
     .unwrap()
 }

@@ -17,6 +17,7 @@ fuzz_target!(|data: &[u8]| {
         "mappers/fuzz.yaml",
         common::tables(),
         &schemas,
+        None,
     ) {
         Ok(m) => assert!(!m.spec.columns.is_empty()),
         Err(problems) => assert!(problems.iter().all(|p| p.location.is_some())),

@@ -7,6 +7,7 @@ pub mod report;
 pub mod run;
 pub mod run_etl;
 pub mod run_queries;
+pub mod scan_pii;
 pub mod validate;
 
 use crate::engine::{self, Engine};

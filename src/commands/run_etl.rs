@@ -1,11 +1,14 @@
 //! `weir run-etl [SOURCE...]`: loads raw_data/<SOURCE>/ through mappers/<SOURCE>.yaml into the
 //! database, in one transaction: every record is written, or, on any problem, nothing is.
 
+use std::sync::Arc;
+
 use crate::bookkeeping::{self, LoadRow, Tally};
 use crate::engine::Engine;
 use crate::error::{Diagnostic, Error, Location, Result, did_you_mean};
 use crate::load::{self, OnError, Options, Problems, SourceStats};
 use crate::lock::{self, Mode};
+use crate::mapper::privacy::{MIN_SECRET_LEN, Secret};
 use crate::mapper::{self, Mapper};
 use crate::schema::Schema;
 use crate::settings::Settings;
@@ -104,11 +107,67 @@ pub(crate) fn pick_sources(settings: &Settings, named: &[String]) -> Result<Vec<
     }
 }
 
-/// Reads and checks the mapper of each source against the schema.
+/// Reads and checks the mapper of each source against the schema, with the secret that
+/// pseudonymises: a mapper that needs it and lacks it is a problem, so nothing loads.
 pub(crate) fn mappers(
     settings: &Settings,
     schema: &Schema,
     sources: &[String],
+) -> Result<Vec<Mapper>> {
+    let secret = hash_secret(settings)?;
+    let out = read_mappers(settings, schema, sources, secret.as_ref())?;
+    if secret.is_some() {
+        return Ok(out);
+    }
+    let problems: Vec<Diagnostic> = out
+        .iter()
+        .filter_map(|m| {
+            let c = m.pseudonymized()?;
+            let (line, column) = c.declared_at;
+            Some(
+                Diagnostic::new(format!(
+                    "column `{}` is `privacy: pseudonymize`, but WEIR_HASH_SECRET is not set",
+                    c.name
+                ))
+                .at(Location::at(&m.file, line, column))
+                .hint(format!(
+                    "set WEIR_HASH_SECRET ({MIN_SECRET_LEN} characters or more, kept secret) in the \
+                     environment or in the project's .env; README.md, section Privacy, says how"
+                )),
+            )
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::Problems(problems))
+    }
+}
+
+/// WEIR_HASH_SECRET (environment, else `.env`), when set. Its value is never shown, not even
+/// when it is refused.
+pub(crate) fn hash_secret(settings: &Settings) -> Result<Option<Arc<Secret>>> {
+    let Some(text) = settings.var("WEIR_HASH_SECRET") else {
+        return Ok(None);
+    };
+    match Secret::new(&text) {
+        Some(s) => Ok(Some(Arc::new(s))),
+        None => Err(Error::problem(
+            Diagnostic::new(format!(
+                "the secret is shorter than {MIN_SECRET_LEN} characters, too short to keep pseudonyms from being guessed"
+            ))
+            .field("WEIR_HASH_SECRET")
+            .hint("choose a long random one, e.g. the output of `openssl rand -hex 32`"),
+        )),
+    }
+}
+
+/// The mappers of `sources`, pseudonymising with `secret` when there is one.
+pub(crate) fn read_mappers(
+    settings: &Settings,
+    schema: &Schema,
+    sources: &[String],
+    secret: Option<&Arc<Secret>>,
 ) -> Result<Vec<Mapper>> {
     let known = mapper::sources(&settings.path("mappers")).map_err(anyhow::Error::from)?;
     let mut problems = Vec::new();
@@ -137,6 +196,7 @@ pub(crate) fn mappers(
             &relative,
             &schema.tables,
             &settings.path("schemas"),
+            secret,
         ) {
             Ok(m) => out.push(m),
             Err(p) => problems.extend(p),
@@ -162,6 +222,15 @@ pub(crate) fn etl(
 ) -> Result<usize> {
     let sources = pick_sources(settings, sources)?;
     let mappers = mappers(settings, schema, &sources)?;
+    if mappers
+        .iter()
+        .any(|m| m.secret.as_ref().is_some_and(|s| s.is_sample()))
+    {
+        settings.say(
+            "note: pseudonymising with the sample's published secret (`.env`); \
+             set your own WEIR_HASH_SECRET before loading real data",
+        );
+    }
     let started = now();
     let mut problems = Problems::default();
     let mut stats: Vec<SourceStats> = Vec::new();

@@ -207,7 +207,10 @@ impl Mapper {
                 Some(hint),
             ));
         }
-        value
+        match c.privacy {
+            Some(p) => p.apply(value, self.secret.as_deref()),
+            None => value,
+        }
     }
 
     fn levels<'a>(

@@ -5,13 +5,15 @@ use serde_json::Value as Json;
 use super::children::ChildCtx;
 use super::children::note_keys;
 use super::parse::Parser;
+use super::privacy::Privacy;
 use super::{KeyTree, Mapper, NEXT_ID};
 use crate::engine::{Table, WriteSpec};
 use crate::error::{Diagnostic, Location, did_you_mean};
 
 /// The keys of a mapper's top level.
-const TOP_KEYS: [&str; 10] = [
+const TOP_KEYS: [&str; 11] = [
     "files",
+    "pii",
     "records",
     "context_from_path",
     "table",
@@ -50,7 +52,22 @@ impl Parser<'_> {
         // Key columns always need a value: a NULL key would never meet its next version.
         for &k in &key {
             columns[k].required = true;
+            if columns[k].privacy == Some(Privacy::Drop) {
+                self.problem(
+                    Diagnostic::new(format!(
+                        "key column `{}` cannot be `privacy: drop`: every row needs its key",
+                        columns[k].name
+                    ))
+                    .at(Location::at(
+                        self.file,
+                        columns[k].declared_at.0,
+                        columns[k].declared_at.1,
+                    ))
+                    .hint("use `privacy: pseudonymize`, which keeps the key unique and joinable"),
+                );
+            }
         }
+        super::children::set_reads(&mut columns, &[]);
         let version = top.get("version").and_then(|v| self.version(v, &names));
         self.check_filled(&table, &columns, "/table");
         let spec = WriteSpec {
@@ -92,8 +109,12 @@ impl Parser<'_> {
             levels,
             known,
             fingerprint: String::new(),
+            secret: None,
         };
         self.check_context_pattern(&mapper);
+        if let Some(pii) = top.get("pii") {
+            self.check_pii(pii, &mapper);
+        }
         Some(mapper)
     }
 
@@ -222,5 +243,65 @@ impl Parser<'_> {
                 .hint("add the placeholder to the pattern"),
             );
         }
+    }
+}
+
+impl Parser<'_> {
+    /// `pii:`, the record paths that are personal: every column that reads one (or a key above
+    /// or below it) must pseudonymise, drop, mask or redact it.
+    fn check_pii(&mut self, v: &Json, mapper: &Mapper) {
+        let Some(items) = v.as_array() else {
+            self.problem(
+                Diagnostic::new("`pii` must be a list of record paths")
+                    .at(self.at("/pii"))
+                    .hint("e.g. `pii: [email, contact_methods.address]`"),
+            );
+            return;
+        };
+        for (i, item) in items.iter().enumerate() {
+            let pointer = format!("/pii/{i}");
+            let Some(path) = self.path(item, &pointer) else {
+                continue;
+            };
+            if path.root != super::Root::Current {
+                self.problem(
+                    Diagnostic::new(
+                        "a `pii` path is read from the record; it cannot start with `$`",
+                    )
+                    .at(self.at(&pointer)),
+                );
+                continue;
+            }
+            let listed = super::children::without_indexes(&path.segments);
+            for c in mapper.all_columns() {
+                let Some(reads) = &c.reads else { continue };
+                let overlap = reads.starts_with(&listed) || listed.starts_with(reads);
+                if !overlap || c.privacy.is_some_and(Privacy::protects) {
+                    continue;
+                }
+                let (line, column) = c.declared_at;
+                self.problem(
+                    Diagnostic::new(format!(
+                        "column `{}` stores `{}`, which `pii:` lists as personal, as it is",
+                        c.name,
+                        listed.join(".")
+                    ))
+                    .at(Location::at(self.file, line, column))
+                    .hint(format!(
+                        "add `privacy: pseudonymize` (or `drop`, `mask`, `redact`) to it, as in `{}: {{from: {}, privacy: pseudonymize}}`",
+                        c.name,
+                        reads_from(c),
+                    )),
+                );
+            }
+        }
+    }
+}
+
+/// The path a column reads, as the mapper writes it.
+fn reads_from(c: &super::ColumnPlan) -> String {
+    match &c.source {
+        super::ColumnSource::Path(p) => p.display(),
+        _ => c.name.clone(),
     }
 }

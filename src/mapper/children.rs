@@ -108,6 +108,7 @@ impl Parser<'_> {
         let ip = entry.pointer;
         let table = self.table(tv, &child(ip, "table"))?.clone();
         let mut cols = self.columns(&table, entry.columns, ip);
+        set_reads(&mut cols, scope);
         let (link, linked_all) = self.link(&table, entry, ctx, &mut cols);
         if link.is_empty() {
             return None;
@@ -202,6 +203,8 @@ impl Parser<'_> {
                 bounds: Default::default(),
                 known_in: None,
                 declared_at: self.pos(&lp),
+                privacy: None,
+                reads: None,
             });
         }
         (link, linked_all)
@@ -328,4 +331,32 @@ pub(super) fn note_keys(known: &mut KeyTree, scope: &[Vec<String>], c: &ColumnPl
         &p.segments,
         c.conversion.takes_whole() || p.segments.is_empty(),
     );
+}
+
+/// Fills each column's `reads`: the record keys its path names, from the top of the record, for
+/// a column in the scope of the chain of `each` paths `scope`.
+pub(super) fn set_reads(cols: &mut [ColumnPlan], scope: &[Vec<String>]) {
+    for c in cols {
+        let ColumnSource::Path(p) = &c.source else {
+            continue;
+        };
+        let depth = match p.root {
+            Root::Current => scope.len(),
+            Root::Parent => scope.len().saturating_sub(1),
+            Root::Top => 0,
+            _ => continue,
+        };
+        let mut reads: Vec<String> = scope[..depth].iter().flatten().cloned().collect();
+        reads.extend(p.segments.iter().cloned());
+        c.reads = Some(without_indexes(&reads));
+    }
+}
+
+/// A path without its list indexes: `teams.0.summary` reads `teams.summary`.
+pub(super) fn without_indexes(segments: &[String]) -> Vec<String> {
+    segments
+        .iter()
+        .filter(|s| s.parse::<usize>().is_err())
+        .cloned()
+        .collect()
 }

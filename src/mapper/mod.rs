@@ -7,6 +7,7 @@ mod children;
 pub mod convert;
 mod parse;
 mod path_context;
+pub mod privacy;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -21,6 +22,7 @@ pub use apply::{Mapped, Page, RecordError, field_name};
 use convert::Conversion;
 use parse::Parser;
 pub use path_context::PathPattern;
+use privacy::{Privacy, Secret};
 
 /// Where a path starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +93,11 @@ pub struct ColumnPlan {
     pub known_in: Option<(String, String)>,
     /// Where the mapper declares it, for errors about the data that point back at the mapper.
     pub declared_at: (usize, usize),
+    /// `privacy:`: what becomes of the value before it is stored.
+    pub privacy: Option<Privacy>,
+    /// The keys it reads from the top of the record, list elements left out
+    /// (`contact_methods.address`), for `pii:`; `None` when it reads no record field.
+    pub reads: Option<Vec<String>>,
 }
 
 /// The bounds of a number column; a value outside them is an error in the record.
@@ -199,9 +206,12 @@ pub struct Mapper {
     pub levels: Vec<Level>,
     pub known: KeyTree,
     /// A hash of everything that decides the rows a record becomes: the mapper file, its
-    /// `one_of` lists, the tables it writes, and weir's version. Files loaded by a mapper with
-    /// another fingerprint load again.
+    /// `one_of` lists, the tables it writes, weir's version and, when it pseudonymises, the
+    /// secret's fingerprint (never the secret). Files loaded by a mapper with another
+    /// fingerprint load again.
     pub fingerprint: String,
+    /// `WEIR_HASH_SECRET`, for `privacy: pseudonymize`.
+    pub secret: Option<Arc<Secret>>,
 }
 
 impl Mapper {
@@ -211,6 +221,19 @@ impl Mapper {
         self.files
             .clone()
             .unwrap_or_else(|| format!("raw_data/{}", self.source))
+    }
+
+    /// Every column, of its own table and of its children.
+    pub fn all_columns(&self) -> impl Iterator<Item = &ColumnPlan> {
+        self.columns
+            .iter()
+            .chain(self.child_columns.iter().flatten())
+    }
+
+    /// The first column that `privacy: pseudonymize`s, which needs the secret.
+    pub fn pseudonymized(&self) -> Option<&ColumnPlan> {
+        self.all_columns()
+            .find(|c| c.privacy == Some(Privacy::Pseudonymize))
     }
 
     /// The `$context` keys that required columns read: rows of a file without a context lack them.
@@ -234,18 +257,20 @@ impl Mapper {
 }
 
 /// Reads and checks `file` (shown as `relative`) against `tables`. `schemas` is the folder that
-/// `one_of` files are relative to.
+/// `one_of` files are relative to. `secret` pseudonymises; a mapper that needs it and lacks it
+/// still parses (`scan-pii` reads mappers without it): the loader refuses to load with it.
 pub fn load(
     source: &str,
     path: &Path,
     relative: &str,
     tables: &[Table],
     schemas: &Path,
+    secret: Option<&Arc<Secret>>,
 ) -> Result<Mapper, Vec<Diagnostic>> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         vec![Diagnostic::new(format!("cannot read the mapper: {e}")).at(Location::file(relative))]
     })?;
-    parse(source, &text, relative, tables, schemas)
+    parse(source, &text, relative, tables, schemas, secret)
 }
 
 /// `load` of a mapper's text.
@@ -255,6 +280,7 @@ pub fn parse(
     relative: &str,
     tables: &[Table],
     schemas: &Path,
+    secret: Option<&Arc<Secret>>,
 ) -> Result<Mapper, Vec<Diagnostic>> {
     let text = text.to_string();
     let (doc, spans) = yaml::parse(&text).map_err(|e| {
@@ -282,6 +308,12 @@ pub fn parse(
             if let Some(table) = tables.iter().find(|x| x.name == t.table) {
                 seen.push(table.sql.clone());
             }
+        }
+        if mapper.pseudonymized().is_some()
+            && let Some(secret) = secret
+        {
+            seen.push(format!("secret {}", secret.fingerprint()));
+            mapper.secret = Some(secret.clone());
         }
         mapper.fingerprint = format!(
             "{:032x}",

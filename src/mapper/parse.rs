@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde_json::Value as Json;
 
 use super::convert::{Conversion, TYPE_NAMES, Unit};
+use super::privacy::{PRIVACY_NAMES, Privacy};
 use super::{ColumnPlan, ColumnSource, PathExpr, PathPattern, ROOTS, Root, list};
 use crate::engine::Table;
 use crate::error::{Diagnostic, Location, did_you_mean};
@@ -263,6 +264,8 @@ impl Parser<'_> {
             bounds: Default::default(),
             known_in: None,
             declared_at,
+            privacy: None,
+            reads: None,
         };
         if !v.is_object() {
             let path = self.path(v, pointer)?;
@@ -270,7 +273,7 @@ impl Parser<'_> {
         }
         let keys = &[
             "from", "value", "type", "unit", "sep", "required", "one_of", "min", "max", "above",
-            "below", "known_in",
+            "below", "known_in", "privacy",
         ];
         let map = self.entries(v, pointer, &format!("column `{name}`"), keys)?;
         let source = match (map.get("from"), map.get("value")) {
@@ -323,7 +326,62 @@ impl Parser<'_> {
         if let Some(k) = map.get("known_in") {
             plan.known_in = self.known_in(k, &child(pointer, "known_in"));
         }
+        if let Some(p) = map.get("privacy") {
+            plan.privacy = self.privacy(p, &child(pointer, "privacy"), &plan, col);
+        }
         Some(plan)
+    }
+
+    /// A column's `privacy:`, which must suit the column: text for what rewrites text, a column
+    /// that may be NULL for `drop`.
+    fn privacy(
+        &mut self,
+        v: &Json,
+        pointer: &str,
+        plan: &ColumnPlan,
+        col: &crate::engine::Column,
+    ) -> Option<Privacy> {
+        let name = self.text(v, pointer, "`privacy`")?;
+        let Some(privacy) = Privacy::named(name) else {
+            let mut d = Diagnostic::new(format!("unknown privacy `{name}`")).at(self.at(pointer));
+            d.hint = did_you_mean(name, PRIVACY_NAMES)
+                .or_else(|| Some(format!("the choices are {}", list(&PRIVACY_NAMES))));
+            self.problem(d);
+            return None;
+        };
+        let rewrites = matches!(
+            privacy,
+            Privacy::Pseudonymize | Privacy::Mask | Privacy::Redact
+        );
+        let text_out = matches!(
+            plan.conversion,
+            Conversion::Text | Conversion::Json | Conversion::Join(_)
+        );
+        if rewrites && (!text_out || Conversion::for_declared(&col.declared) != Conversion::Text) {
+            self.problem(
+                Diagnostic::new(format!(
+                    "`privacy: {name}` writes text, but column `{}` is {} with `{}` values",
+                    plan.name,
+                    col.declared,
+                    plan.conversion.name()
+                ))
+                .at(self.at(pointer))
+                .hint("give the column a TEXT type in schemas/ and `type: text` (or `json`, `join`), or use `privacy: drop`"),
+            );
+            return None;
+        }
+        if privacy == Privacy::Drop && col.notnull {
+            self.problem(
+                Diagnostic::new(format!(
+                    "column `{}` is NOT NULL, so `privacy: drop` cannot leave it empty",
+                    plan.name
+                ))
+                .at(self.at(pointer))
+                .hint("drop NOT NULL in schemas/, or leave the column out of the mapper"),
+            );
+            return None;
+        }
+        Some(privacy)
     }
 
     /// `min`, `max`, `above`, `below`: numbers, on a column of numbers.

@@ -62,7 +62,14 @@ impl Project {
         for folder in ["schemas", "mappers", "queries", "raw_data"] {
             copy_dir(&Path::new(REPO).join(folder), &p.path(folder));
         }
+        p.sample_env();
         p
+    }
+
+    /// The sample project's `.env`: its published WEIR_HASH_SECRET, which the shipped mappers
+    /// need to pseudonymise.
+    pub fn sample_env(&self) {
+        std::fs::copy(Path::new(REPO).join(".env"), self.path(".env")).unwrap();
     }
 
     /// The shipped schemas, mappers and queries with the raw data of `tests/fixtures/<case>/`
@@ -72,6 +79,7 @@ impl Project {
         for folder in ["schemas", "mappers", "queries"] {
             copy_dir(&Path::new(REPO).join(folder), &p.path(folder));
         }
+        p.sample_env();
         copy_dir(
             &Path::new(REPO).join("tests/fixtures").join(case),
             p.dir.path(),
