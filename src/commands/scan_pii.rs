@@ -93,12 +93,12 @@ pub fn run(settings: &Settings) -> Result<()> {
         scan_table(engine.as_ref(), table, &allowed, &mut scan)?;
     }
     let files = scan_output(settings, &mut scan);
-    let mut findings = 0;
+    let mut findings: HashSet<(&str, &str)> = HashSet::new();
     let mut out = String::new();
     for ((place, column, kind), f) in &scan.found {
         let is_allowed = f.allowed == f.count;
         if !is_allowed {
-            findings += 1;
+            findings.insert((place, column));
         }
         if out.is_empty() {
             out.push_str(&format!(
@@ -117,10 +117,14 @@ pub fn run(settings: &Settings) -> Result<()> {
         ));
     }
     print!("{out}");
-    if findings > 0 {
+    if !findings.is_empty() {
+        let what = match findings.len() {
+            1 => "1 column holds".to_string(),
+            n => format!("{n} columns hold"),
+        };
         return Err(Error::problem(
             Diagnostic::new(format!(
-                "{findings} columns hold values that look personal, outside the columns marked `privacy: allow`"
+                "{what} values that look personal, outside the columns marked `privacy: allow`"
             ))
             .hint(
                 "protect them with `privacy: pseudonymize`, `drop`, `mask` or `redact` in their mappers \

@@ -345,7 +345,10 @@ fn duckdb_tables_have_no_key_index_and_loads_keep_to_a_memory_limit() {
     p.ok(&["--engine", "duckdb", "run-etl"]);
     let loaded = p.dump_engine("duckdb", &[]);
     assert_ne!(loaded, empty);
-    p.write(".env", "WEIR_DUCKDB_MEMORY=256MB\n");
+    p.write(
+        ".env",
+        &format!("{}WEIR_DUCKDB_MEMORY=256MB\n", p.read(".env")),
+    );
     p.ok(&["--engine", "duckdb", "run-etl", "--full"]);
     assert_eq!(p.dump_engine("duckdb", &[]), loaded);
     // Initializing again finds the tables as declared, keys included.

@@ -15,6 +15,7 @@ fn an_slo_target_outside_0_to_100_is_located_and_nothing_is_loaded() {
     let out = p.weir(&["run-etl"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     insta::assert_snapshot!(out.stderr, @r"
+    note: pseudonymising with the sample's published secret (`.env`); set your own WEIR_HASH_SECRET before loading real data
     error: schemas/reference/slos.yaml:4:11: target: `100` is not below 100
       hint: column `target` takes values above 0 and below 100 (mappers/slos.yaml:12:12)
     note: nothing was loaded; the database is unchanged

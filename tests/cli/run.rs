@@ -37,7 +37,7 @@ fn in_memory_run_writes_no_database() {
     }
     // The original tool's variable, from .env.
     let p = Project::shipped();
-    p.write(".env", "DB_MODE=MEMORY\n");
+    p.write(".env", &format!("{}DB_MODE=MEMORY\n", p.read(".env")));
     p.ok(&["run"]);
     assert!(!p.path("warehouse.sqlite").exists());
 }

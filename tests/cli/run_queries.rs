@@ -148,7 +148,7 @@ fn an_in_memory_database_cannot_be_reported_on_alone() {
              would be empty\n  hint: use `weir run --in-memory` to load and report in one go, or a file \
              database (`weir run-etl` first)\n"
         );
-        p.write(".env", "DB_MODE=MEMORY\n");
+        p.write(".env", &format!("{}DB_MODE=MEMORY\n", p.read(".env")));
         let out = p.weir(&["--engine", engine, "run-queries"]);
         assert_eq!(out.code, 1, "{}", out.transcript());
         assert!(
