@@ -162,8 +162,8 @@ fn allowed_columns(settings: &Settings, schema: &Schema) -> Result<HashSet<(Stri
     Ok(allowed)
 }
 
-/// Reads every text cell of `table` into `scan`. A table that is not there (`weir_rejected`
-/// before any quarantine) is skipped.
+/// Reads every text cell of `table` into `scan`. `weir_rejected`, when not there yet (a
+/// database never loaded), is skipped.
 fn scan_table(
     engine: &dyn Engine,
     table: &str,
@@ -181,7 +181,8 @@ fn scan_table(
         &mut sink,
     ) {
         Ok(()) => Ok(()),
-        Err(QueryError::Sql(_)) if table == "weir_rejected" => Ok(()),
+        // Made by the first load; an engine may say "no such table" in more than one way.
+        Err(_) if table == "weir_rejected" => Ok(()),
         Err(QueryError::Sql(e)) => {
             Err(anyhow::anyhow!("cannot read table `{table}`: {}", e.message).into())
         }

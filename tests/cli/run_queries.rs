@@ -167,7 +167,8 @@ fn an_in_memory_database_cannot_be_reported_on_alone() {
             out.stderr
         );
         assert!(!p.path(&format!("warehouse.{engine}")).exists());
-        std::fs::remove_file(p.path(".env")).unwrap();
+        // Back to the sample's .env, without DB_MODE.
+        p.sample_env();
         let out = p.ok(&["--engine", engine, "run-etl"]);
         assert!(
             !out.stderr.contains("note: the database is in memory"),
