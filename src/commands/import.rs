@@ -33,7 +33,7 @@ pub fn run(settings: &Settings, dir: &Path) -> Result<()> {
     // database file, is made before the export is checked.
     let scratch = engine::open(settings.engine, None, false, None)?;
     let declared = schema::read(&settings.root, scratch.as_ref()).map_err(Error::Problems)?;
-    let plans = read::verify(&folder, &manifest, &declared.tables)?;
+    let plans = read::verify(&folder, &manifest, &declared)?;
 
     let _db = lock::database(settings, Mode::Exclusive, "import")?;
     let (mut engine, schema) = super::open(settings)?;

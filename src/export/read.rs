@@ -10,6 +10,7 @@ use super::csv::{Cell, Reader};
 use super::manifest::{self, HashingReader, Manifest, TableEntry};
 use crate::engine::{Load, Table, Value, quote};
 use crate::error::{Diagnostic, Error, Location, Result, did_you_mean};
+use crate::schema::Schema;
 
 /// Where an export is, as messages name it: `shown/<file>`.
 pub struct Folder<'a> {
@@ -56,8 +57,12 @@ pub fn manifest(folder: &Folder) -> Result<Manifest> {
         }
     };
     let m: Manifest = serde_json::from_str(&text).map_err(|e| {
+        // The location goes where locations go, not at the end of the message.
+        let message = e.to_string();
+        let place = format!(" at line {} column {}", e.line(), e.column());
+        let message = message.strip_suffix(&place).unwrap_or(&message);
         Error::problem(
-            Diagnostic::new(format!("the manifest is not a weir export's: {e}"))
+            Diagnostic::new(format!("the manifest is not a weir export's: {message}"))
                 .at(Location::at(at().file, e.line().max(1), e.column().max(1)))
                 .hint("export again with `weir export`; the manifest must be as it wrote it"),
         )
@@ -95,7 +100,8 @@ pub struct Plan<'a> {
 
 /// Checks every table of the manifest against the schema here and every file against the
 /// manifest (size and SHA-256); reports every problem, and nothing is written.
-pub fn verify<'a>(folder: &Folder, m: &'a Manifest, tables: &'a [Table]) -> Result<Vec<Plan<'a>>> {
+pub fn verify<'a>(folder: &Folder, m: &'a Manifest, schema: &'a Schema) -> Result<Vec<Plan<'a>>> {
+    let tables = &schema.tables;
     let mut problems = Vec::new();
     let mut plans = Vec::new();
     let mut seen = HashSet::new();
@@ -122,7 +128,11 @@ pub fn verify<'a>(folder: &Folder, m: &'a Manifest, tables: &'a [Table]) -> Resu
             );
             continue;
         }
-        let Some(table) = tables.iter().find(|t| t.name == entry.name) else {
+        let Some((table, file)) = tables
+            .iter()
+            .zip(&schema.file_of)
+            .find(|(t, _)| t.name == entry.name)
+        else {
             let mut d = Diagnostic::new(format!(
                 "the export holds table `{}`, which schemas/ does not declare",
                 entry.name
@@ -148,7 +158,9 @@ pub fn verify<'a>(folder: &Folder, m: &'a Manifest, tables: &'a [Table]) -> Resu
                     diffs.join("; ")
                 ))
                 .at(at.clone())
-                .hint("both sides need the same schemas/ for the table; change one, or export without it (`--tables`)"),
+                .hint(format!(
+                    "the table needs the same columns on both sides: compare {file} here with the exporting side's, or export without it (`--tables`)"
+                )),
             );
         }
         check_file(
@@ -219,13 +231,18 @@ fn check_file(
                 .hint("copy the whole export folder, or export again"),
         ),
         Err(e) => problems.push(Diagnostic::new(format!("cannot read the file: {e}")).at(at)),
-        Ok((size, hash)) if size != bytes || hash != sha256 => problems.push(
-            Diagnostic::new(format!(
-                "the file does not match the manifest: {size} bytes with SHA-256 `{hash}`, the manifest says {bytes} bytes with `{sha256}`"
-            ))
-            .at(at)
-            .hint("it was changed or cut short after the export; copy it again, or export again"),
-        ),
+        Ok((size, hash)) if size != bytes || hash != sha256 => {
+            let what = if size == bytes {
+                format!("its SHA-256 is `{hash}`, the manifest says `{sha256}`")
+            } else {
+                format!("it has {size} bytes, the manifest says {bytes}")
+            };
+            problems.push(
+                Diagnostic::new(format!("the file does not match the manifest: {what}"))
+                    .at(at)
+                    .hint("it was changed or cut short after the export; copy it again, or export again"),
+            );
+        }
         Ok(_) => {}
     }
 }
