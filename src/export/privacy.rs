@@ -18,7 +18,7 @@ pub enum Kind {
     Masked,
 }
 
-/// The columns of one table under each kind, in column order.
+/// The columns of one table under each kind.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Columns {
     pub pseudonymized: Vec<String>,
@@ -46,10 +46,13 @@ pub fn kind(conversion: &Conversion) -> Option<Kind> {
     }
 }
 
+/// A table's columns, in the order the mappers name them, each with the kind of every mapper
+/// column that writes it.
+type Writers = Vec<(String, Vec<Option<Kind>>)>;
+
 /// Per table, the columns the mappers pseudonymise, drop or mask.
 pub fn columns(mappers: &[Mapper]) -> BTreeMap<String, Columns> {
-    // Per (table, column), the kind of every mapper column that writes it, in the order first seen.
-    let mut seen: BTreeMap<String, Vec<(String, Vec<Option<Kind>>)>> = BTreeMap::new();
+    let mut seen: BTreeMap<String, Writers> = BTreeMap::new();
     let mut note = |table: &str, plans: &[ColumnPlan]| {
         let columns = seen.entry(table.to_string()).or_default();
         for plan in plans {
