@@ -89,3 +89,33 @@ pub fn columns(mappers: &[Mapper]) -> BTreeMap<String, Columns> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::{Engine, Sqlite};
+
+    #[test]
+    fn every_table_a_mapper_writes_is_listed_with_its_private_columns() {
+        let engine = Sqlite::in_memory().unwrap();
+        let tables = engine
+            .declared_tables(
+                "CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT);
+                 CREATE TABLE user_phones (user_id TEXT, phone TEXT, PRIMARY KEY (user_id, phone));",
+            )
+            .unwrap();
+        let mapper = crate::mapper::parse(
+            "users",
+            "table: users\nkey: [id]\ncolumns:\n  id: id\n  email: email\n\
+             children:\n  - table: user_phones\n    each: phones\n    link: {user_id: id}\n    \
+             columns:\n      phone: .\n",
+            "mappers/users.yaml",
+            &tables,
+            std::path::Path::new("schemas"),
+        )
+        .unwrap();
+        let columns = super::columns(&[mapper]);
+        // No conversion keeps people out yet (see `kind`): every list is empty.
+        assert_eq!(columns.keys().collect::<Vec<_>>(), ["user_phones", "users"]);
+        assert!(columns.values().all(|c| *c == super::Columns::default()));
+    }
+}
