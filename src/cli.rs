@@ -214,6 +214,38 @@ pub enum Command {
         #[command(flatten)]
         summary: SummaryArgs,
     },
+    /// Write the tables as CSV into a folder with manifest.json (columns, types, rows, each
+    /// file's SHA-256, the columns the mappers pseudonymise, drop or mask), for a warehouse on
+    /// the other side of a boundary to check and load with `weir import`
+    Export {
+        /// The folder to write, made whole beside it and renamed into place; a relative path is
+        /// taken from the project folder (`--root`)
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+
+        /// Only these tables (repeatable, or comma-separated) [default: every table in
+        /// schemas/; weir's own weir_* tables are never exported]
+        #[arg(long, value_name = "TABLE", num_args = 1.., value_delimiter = ',')]
+        tables: Vec<String>,
+
+        /// Write each table as Parquet too (DuckDB engine only); the CSV stays the copy whose
+        /// hash is the same on every engine, and the one `weir import` loads
+        #[arg(long)]
+        parquet: bool,
+
+        /// Replace DIR when it holds an earlier export (a folder without manifest.json is
+        /// never replaced)
+        #[arg(long)]
+        force: bool,
+    },
+    /// Load a folder that `weir export` wrote into this project's database: checks every file's
+    /// size and SHA-256 and every table's columns first (any difference: nothing is written),
+    /// then replaces the rows of each table the export holds, in one transaction
+    Import {
+        /// The export folder; a relative path is taken from the project folder (`--root`)
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
     /// Fetch vendors' API pages into raw_data/<vendor>_<entity>/ (credentials from the
     /// environment or .env, listed below)
     #[command(after_help = extract::variables_help())]
@@ -238,6 +270,8 @@ impl Command {
             Command::Initialize { .. } => ("initialize", false),
             Command::Report { .. } => ("report", false),
             Command::Extract(_) => ("extract", false),
+            Command::Export { .. } => ("export", false),
+            Command::Import { .. } => ("import", false),
             Command::Completions { .. } => ("completions", false),
         }
     }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod error;
+pub mod export;
 pub mod extract;
 pub mod html;
 pub mod load;
@@ -64,6 +65,21 @@ fn dispatch(cli: Cli, summary: &mut Summary) -> Result<()> {
             summary,
         ),
         Command::Validate { .. } => commands::validate::run(&settings, summary),
+        Command::Export {
+            to,
+            tables,
+            parquet,
+            force,
+        } => commands::export::run(
+            &settings,
+            &commands::export::Options {
+                to: &to,
+                tables: &tables,
+                parquet,
+                force,
+            },
+        ),
+        Command::Import { dir } => commands::import::run(&settings, &dir),
         Command::Completions { .. } => unreachable!("completions return above"),
         Command::Extract(args) => {
             // clap accepts only the vendors' names and `all`.

@@ -1,7 +1,9 @@
 //! One file per verb. Each gets resolved `Settings`; `run` chains the others on one database.
 
 pub mod completions;
+pub mod export;
 pub mod extract;
+pub mod import;
 pub mod initialize;
 pub mod report;
 pub mod run;
