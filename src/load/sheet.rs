@@ -176,8 +176,13 @@ pub(super) fn csv_rows(file: &str, text: &str, delimiter: u8, f: &mut OnRow) {
         let Some(start) = rec.position() else {
             continue;
         };
-        let line = start.line() as usize;
-        let from = start.byte() as usize;
+        // The reader may place a record at the end of the line break before it (`\n` of `\r\n`).
+        let mut line = start.line() as usize;
+        let mut from = start.byte() as usize;
+        while let Some(b @ (b'\r' | b'\n')) = text.as_bytes().get(from) {
+            line += usize::from(*b == b'\n');
+            from += 1;
+        }
         let to = (reader.position().byte() as usize).min(text.len());
         let places = cell_places(text.get(from..to).unwrap_or(""), line, delimiter);
         let place = |i: usize| places.get(i).copied().unwrap_or((line, 1));

@@ -305,7 +305,8 @@ impl Mapper {
                 .collect()),
             (Json::Object(map), Some(except)) => Ok(map
                 .iter()
-                .filter(|(k, _)| !except.contains(k))
+                // An empty cell is no answer: a field without a value gives no row.
+                .filter(|(k, v)| !v.is_null() && !except.contains(k))
                 .map(|(k, v)| Scope {
                     value: v,
                     pointer: at(k),
