@@ -29,18 +29,20 @@ struct Column {
 
 /// The header row's names, checked: a repeated name is a problem (two cells of a row would
 /// become one field); an empty one is kept only while its cells are empty.
-fn header(file: &str, cells: Vec<Column>) -> Result<Vec<Column>, Diagnostic> {
+fn header(file: &str, cells: Vec<Column>) -> Result<Vec<Column>, Box<Diagnostic>> {
     for (i, c) in cells.iter().enumerate() {
         if c.name.is_empty() {
             continue;
         }
         if let Some(first) = cells[..i].iter().find(|o| o.name == c.name) {
-            return Err(Diagnostic::new(format!(
-                "the header names `{}` twice (also at {}:{}), so its cells would be one field",
-                c.name, first.at.0, first.at.1
-            ))
-            .at(Location::at(file, c.at.0, c.at.1))
-            .hint("give every column of the first row its own name"));
+            return Err(Box::new(
+                Diagnostic::new(format!(
+                    "the header names `{}` twice (also at {}:{}), so its cells would be one field",
+                    c.name, first.at.0, first.at.1
+                ))
+                .at(Location::at(file, c.at.0, c.at.1))
+                .hint("give every column of the first row its own name"),
+            ));
         }
     }
     Ok(cells)
@@ -198,7 +200,7 @@ pub(super) fn csv_rows(file: &str, text: &str, delimiter: u8, f: &mut OnRow) {
                     .collect();
                 match header(file, cells) {
                     Ok(h) => columns = Some(h),
-                    Err(d) => return f(Err(d)),
+                    Err(d) => return f(Err(*d)),
                 }
             }
             Some(h) => {
@@ -278,7 +280,7 @@ pub(super) fn xlsx_rows(file: &str, bytes: Vec<u8>, sheet: Option<&str>, f: &mut
                 .collect();
             match header(file, cells) {
                 Ok(h) => columns = Some(h),
-                Err(d) => return f(Err(d)),
+                Err(d) => return f(Err(*d)),
             }
             continue;
         };
@@ -351,9 +353,6 @@ mod tests {
             cell_places("a,\"b\"\"c\",d\n", 3, b','),
             vec![(3, 1), (3, 3), (3, 10)]
         );
-        assert_eq!(
-            cell_places("\"x\ny\",z\r\n", 2, b','),
-            vec![(2, 1), (3, 4)]
-        );
+        assert_eq!(cell_places("\"x\ny\",z\r\n", 2, b','), vec![(2, 1), (3, 4)]);
     }
 }

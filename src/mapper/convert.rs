@@ -183,7 +183,9 @@ pub fn convert_read(
         {
             return Ok(match conv {
                 Conversion::Epoch(_) => Value::Integer(ts.as_second()),
-                Conversion::Date => Value::Text(ts.to_zoned_datetime(TimeZone::UTC).date().to_string()),
+                Conversion::Date => {
+                    Value::Text(ts.to_zoned_datetime(TimeZone::UTC).date().to_string())
+                }
                 _ => Value::Text(timestamp_text(ts)),
             });
         }

@@ -6,7 +6,8 @@ use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
 use crate::harness::{Project, engines};
 
 const TABLE: &str = "CREATE TABLE t (id TEXT PRIMARY KEY, n BIGINT, flag BOOLEAN, note TEXT);";
-const MAPPER: &str = "table: t\nkey: [id]\ncolumns:\n  id: id\n  n: n\n  flag: flag\n  note: note\n";
+const MAPPER: &str =
+    "table: t\nkey: [id]\ncolumns:\n  id: id\n  n: n\n  flag: flag\n  note: note\n";
 
 fn table_project() -> Project {
     let p = Project::empty();
@@ -46,11 +47,20 @@ fn csv_dialects_load_alike() {
 #[test]
 fn a_declared_delimiter_wins_over_detection() {
     let p = table_project();
-    p.write("mappers/t.yaml", &format!("csv: {{delimiter: \"|\"}}\n{MAPPER}"));
-    p.write("raw_data/t/a.csv", "id|n|flag|note\na|1|true|one, two; three\n");
+    p.write(
+        "mappers/t.yaml",
+        &format!("csv: {{delimiter: \"|\"}}\n{MAPPER}"),
+    );
+    p.write(
+        "raw_data/t/a.csv",
+        "id|n|flag|note\na|1|true|one, two; three\n",
+    );
     p.ok(&["run-etl"]);
     assert_eq!(rows(&p), ["a|1|1|one, two; three"]);
-    p.write("mappers/t.yaml", &format!("csv: {{delimiter: \"ab\"}}\n{MAPPER}"));
+    p.write(
+        "mappers/t.yaml",
+        &format!("csv: {{delimiter: \"ab\"}}\n{MAPPER}"),
+    );
     let out = p.weir(&["validate"]);
     assert_eq!(out.code, 1);
     assert!(
@@ -123,7 +133,9 @@ fn write_workbook(path: &std::path::Path) {
     let day = Format::new().set_num_format("yyyy-mm-dd");
     sheet.write_string(1, 0, "ana").unwrap();
     let joined = ExcelDateTime::parse_from_str("2026-01-15T09:30:00").unwrap();
-    sheet.write_datetime_with_format(1, 1, &joined, &when).unwrap();
+    sheet
+        .write_datetime_with_format(1, 1, &joined, &when)
+        .unwrap();
     sheet.write_boolean(1, 2, true).unwrap();
     sheet.write_number(1, 3, 3).unwrap();
     sheet.write_number(1, 4, 0.25).unwrap();
@@ -195,9 +207,9 @@ fn each_field_columns_read_name_and_value() {
     assert_eq!(out.code, 1);
     assert!(
         out.stderr.contains("mappers/w.yaml:11:10")
-            && out
-                .stderr
-                .contains("column `v` reads `valu`, but the elements of `each_field` are `{name, value}`"),
+            && out.stderr.contains(
+                "column `v` reads `valu`, but the elements of `each_field` are `{name, value}`"
+            ),
         "{}",
         out.stderr
     );
