@@ -28,6 +28,7 @@ mod run;
 mod run_etl;
 mod run_queries;
 mod settings;
+mod spreadsheets;
 mod terminal;
 mod validate;
 mod workbook;
