@@ -111,10 +111,18 @@ pub(super) fn detect_delimiter(text: &str) -> u8 {
     [b',', b';', b'\t'][best]
 }
 
-/// Where each cell of the record in `raw` (its text from its first byte, which starts line
-/// `line`) starts, as line and column; RFC 4180 quoting.
-fn cell_places(raw: &str, line: usize, delimiter: u8) -> Vec<(usize, usize)> {
+/// Where each cell of a record starts, as line and column, and where a quote that never closes
+/// opens (the csv crate reads such a cell to the end of the file without complaint).
+struct Places {
+    cells: Vec<(usize, usize)>,
+    open_quote: Option<(usize, usize)>,
+}
+
+/// The places of the record in `raw` (its text from its first byte, which starts line `line`);
+/// RFC 4180 quoting.
+fn cell_places(raw: &str, line: usize, delimiter: u8) -> Places {
     let mut places = vec![(line, 1)];
+    let mut open_quote = None;
     let (mut l, mut c) = (line, 1);
     let mut quoted = false;
     let mut at_start = true;
@@ -131,6 +139,7 @@ fn cell_places(raw: &str, line: usize, delimiter: u8) -> Vec<(usize, usize)> {
             }
         } else if ch == '"' && at_start {
             quoted = true;
+            open_quote = Some((l, c));
         } else if ch.is_ascii() && ch as u8 == delimiter {
             places.push((l, c + 1));
             at_start = true;
@@ -147,7 +156,10 @@ fn cell_places(raw: &str, line: usize, delimiter: u8) -> Vec<(usize, usize)> {
             c += 1;
         }
     }
-    places
+    Places {
+        cells: places,
+        open_quote: open_quote.filter(|_| quoted),
+    }
 }
 
 /// Reads `text` (UTF-8, its byte order mark removed) as CSV, handing over each row in order.
@@ -187,6 +199,17 @@ pub(super) fn csv_rows(file: &str, text: &str, delimiter: u8, f: &mut OnRow) {
         }
         let to = (reader.position().byte() as usize).min(text.len());
         let places = cell_places(text.get(from..to).unwrap_or(""), line, delimiter);
+        if let Some((l, c)) = places.open_quote {
+            f(Err(Diagnostic::new(
+                "invalid CSV: a quoted cell opens here and its closing `\"` never comes",
+            )
+            .at(Location::at(file, l, c))
+            .hint(
+                "close the quote, or write a quote inside a quoted cell as `\"\"`",
+            )));
+            return;
+        }
+        let places = places.cells;
         let place = |i: usize| places.get(i).copied().unwrap_or((line, 1));
         match &columns {
             None => {
@@ -349,10 +372,17 @@ mod tests {
 
     #[test]
     fn cells_are_placed_by_line_and_column() {
+        let cells = |raw, line| cell_places(raw, line, b',').cells;
+        assert_eq!(cells("a,\"b\"\"c\",d\n", 3), vec![(3, 1), (3, 3), (3, 10)]);
+        assert_eq!(cells("\"x\ny\",z\r\n", 2), vec![(2, 1), (3, 4)]);
+    }
+
+    #[test]
+    fn a_quote_that_never_closes_is_found_where_it_opens() {
         assert_eq!(
-            cell_places("a,\"b\"\"c\",d\n", 3, b','),
-            vec![(3, 1), (3, 3), (3, 10)]
+            cell_places("a,\"b\nc,d\n", 4, b',').open_quote,
+            Some((4, 3))
         );
-        assert_eq!(cell_places("\"x\ny\",z\r\n", 2, b','), vec![(2, 1), (3, 4)]);
+        assert_eq!(cell_places("a,\"b\"\"\",c\n", 4, b',').open_quote, None);
     }
 }

@@ -105,6 +105,20 @@ fn header_mistakes_are_problems_of_the_file() {
         "{}",
         out.stderr
     );
+    // A quote that never closes would swallow the rest of the file into one cell.
+    p.write("raw_data/t/a.csv", "id,n\nx,1\ny,\"2\nz,3\n");
+    let out = p.weir(&["run-etl"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("raw_data/t/a.csv:3:3") && out.stderr.contains("never comes"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        rows(&p),
+        Vec::<String>::new(),
+        "nothing of the file is loaded"
+    );
     p.write("raw_data/t/a.csv", "id,n\nx,1,extra\n");
     let out = p.weir(&["run-etl"]);
     assert!(
