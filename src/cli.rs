@@ -218,6 +218,24 @@ pub enum Command {
     /// environment or .env, listed below)
     #[command(after_help = extract::variables_help())]
     Extract(ExtractArgs),
+    /// Append a postmortem entry for a new incident to raw_data/incidents/ (the file is made when
+    /// missing): every field, the unknown ones as placeholders marked `# to fill`, with the root
+    /// causes and severities allowed listed beside them; `weir validate` lists those left
+    #[command(name = "new-incident")]
+    NewIncident {
+        /// The incident's name, e.g. "Payments API 502s"
+        name: String,
+
+        /// The incident's date, YYYY-MM-DD [default: today, or the date of `WEIR_NOW`]
+        #[arg(long, value_name = "DATE", allow_negative_numbers = true)]
+        date: Option<String>,
+
+        /// The YAML file in raw_data/incidents/ to append to, from the project folder [default:
+        /// the file holding the newest incident of the same year, else
+        /// raw_data/incidents/<year>.yaml]
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
     /// Print a completion script for bash, zsh or fish on stdout, e.g.
     /// `weir completions bash > ~/.local/share/bash-completion/completions/weir`
     Completions {
@@ -239,6 +257,7 @@ impl Command {
             Command::Report { .. } => ("report", false),
             Command::Extract(_) => ("extract", false),
             Command::Completions { .. } => ("completions", false),
+            Command::NewIncident { .. } => ("new-incident", false),
         }
     }
 }

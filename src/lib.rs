@@ -12,6 +12,7 @@ pub mod html;
 pub mod load;
 pub mod lock;
 pub mod mapper;
+pub mod postmortem;
 pub mod progress;
 pub mod report;
 pub mod schema;
@@ -62,6 +63,10 @@ fn dispatch(cli: Cli, summary: &mut Summary) -> Result<()> {
             &load_options(&settings, &etl),
             &export(&report)?,
             summary,
+        ),
+        Command::NewIncident { name, date, file } => commands::new_incident::run(
+            &settings,
+            &commands::new_incident::Args { name, date, file },
         ),
         Command::Validate { .. } => commands::validate::run(&settings, summary),
         Command::Completions { .. } => unreachable!("completions return above"),

@@ -3,6 +3,7 @@
 pub mod completions;
 pub mod extract;
 pub mod initialize;
+pub mod new_incident;
 pub mod report;
 pub mod run;
 pub mod run_etl;

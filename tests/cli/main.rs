@@ -18,6 +18,7 @@ mod initialize;
 mod json;
 mod ledger;
 mod metrics;
+mod new_incident;
 mod properties;
 mod quarantine;
 mod reference;
