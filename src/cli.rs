@@ -236,6 +236,10 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
     },
+    /// Write output/docs/: an entity-relationship diagram per source (<source>.svg) and index.html,
+    /// every table with its columns, types, keys and schema comments, the mapper and raw folder
+    /// that fill it and the reports that read it; opens offline
+    Docs,
     /// Print a completion script for bash, zsh or fish on stdout, e.g.
     /// `weir completions bash > ~/.local/share/bash-completion/completions/weir`
     Completions {
@@ -258,6 +262,7 @@ impl Command {
             Command::Extract(_) => ("extract", false),
             Command::Completions { .. } => ("completions", false),
             Command::NewIncident { .. } => ("new-incident", false),
+            Command::Docs => ("docs", false),
         }
     }
 }

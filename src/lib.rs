@@ -5,6 +5,7 @@ pub mod bookkeeping;
 pub mod chart;
 pub mod cli;
 pub mod commands;
+pub mod docs;
 pub mod engine;
 pub mod error;
 pub mod extract;
@@ -68,6 +69,7 @@ fn dispatch(cli: Cli, summary: &mut Summary) -> Result<()> {
             &settings,
             &commands::new_incident::Args { name, date, file },
         ),
+        Command::Docs => commands::docs::run(&settings),
         Command::Validate { .. } => commands::validate::run(&settings, summary),
         Command::Completions { .. } => unreachable!("completions return above"),
         Command::Extract(args) => {

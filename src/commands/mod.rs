@@ -1,6 +1,7 @@
 //! One file per verb. Each gets resolved `Settings`; `run` chains the others on one database.
 
 pub mod completions;
+pub mod docs;
 pub mod extract;
 pub mod initialize;
 pub mod new_incident;

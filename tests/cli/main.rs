@@ -3,6 +3,7 @@
 mod bare_bodies;
 mod chromium;
 mod completions;
+mod data_docs;
 mod docs;
 mod engines;
 mod errors;
