@@ -250,6 +250,28 @@ pub enum Command {
     /// environment or .env, listed below)
     #[command(after_help = extract::variables_help())]
     Extract(ExtractArgs),
+    /// Append a postmortem entry for a new incident to raw_data/incidents/ (the file is made when
+    /// missing): every field, the unknown ones as placeholders marked `# to fill`, with the root
+    /// causes and severities allowed listed beside them; `weir validate` lists those left
+    #[command(name = "new-incident")]
+    NewIncident {
+        /// The incident's name, e.g. "Payments API 502s"
+        name: String,
+
+        /// The incident's date, YYYY-MM-DD [default: today, or the date of `WEIR_NOW`]
+        #[arg(long, value_name = "DATE", allow_negative_numbers = true)]
+        date: Option<String>,
+
+        /// The YAML file in raw_data/incidents/ to append to, from the project folder [default:
+        /// the file holding the newest incident of the same year, else
+        /// raw_data/incidents/<year>.yaml]
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// Write output/docs/: an entity-relationship diagram per source (<source>.svg) and index.html,
+    /// every table with its columns, types, keys and schema comments, the mapper and raw folder
+    /// that fill it and the reports that read it; opens offline
+    Docs,
     /// Print a completion script for bash, zsh or fish on stdout, e.g.
     /// `weir completions bash > ~/.local/share/bash-completion/completions/weir`
     Completions {
@@ -273,6 +295,8 @@ impl Command {
             Command::Export { .. } => ("export", false),
             Command::Import { .. } => ("import", false),
             Command::Completions { .. } => ("completions", false),
+            Command::NewIncident { .. } => ("new-incident", false),
+            Command::Docs => ("docs", false),
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod bookkeeping;
 pub mod chart;
 pub mod cli;
 pub mod commands;
+pub mod docs;
 pub mod engine;
 pub mod error;
 pub mod export;
@@ -13,6 +14,7 @@ pub mod html;
 pub mod load;
 pub mod lock;
 pub mod mapper;
+pub mod postmortem;
 pub mod progress;
 pub mod report;
 pub mod schema;
@@ -64,6 +66,11 @@ fn dispatch(cli: Cli, summary: &mut Summary) -> Result<()> {
             &export(&report)?,
             summary,
         ),
+        Command::NewIncident { name, date, file } => commands::new_incident::run(
+            &settings,
+            &commands::new_incident::Args { name, date, file },
+        ),
+        Command::Docs => commands::docs::run(&settings),
         Command::Validate { .. } => commands::validate::run(&settings, summary),
         Command::Export {
             to,

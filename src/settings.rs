@@ -106,6 +106,23 @@ impl Settings {
     }
 }
 
+/// The time now: `WEIR_NOW` (an RFC 3339 time such as `2026-11-30T09:00:00Z`) when set, so tests
+/// and reruns see a fixed clock, else the system clock.
+pub fn now() -> Result<jiff::Timestamp, Error> {
+    match std::env::var("WEIR_NOW") {
+        Ok(text) if !text.is_empty() => text.trim().parse().map_err(|_| {
+            Error::problem(
+                Diagnostic::new(format!("`{text}` is not an RFC 3339 time"))
+                    .field("WEIR_NOW")
+                    .hint(
+                        "write a time such as `2026-11-30T09:00:00Z`, or unset it to use the clock",
+                    ),
+            )
+        }),
+        _ => Ok(jiff::Timestamp::now()),
+    }
+}
+
 /// The project folder: `--root`, or the working directory.
 fn project_root(args: &GlobalArgs) -> Result<PathBuf, Error> {
     let root = match &args.root {

@@ -3,6 +3,7 @@
 mod bare_bodies;
 mod chromium;
 mod completions;
+mod data_docs;
 mod docs;
 mod engines;
 mod errors;
@@ -20,6 +21,7 @@ mod initialize;
 mod json;
 mod ledger;
 mod metrics;
+mod new_incident;
 mod properties;
 mod quarantine;
 mod reference;
