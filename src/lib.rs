@@ -3,6 +3,7 @@
 
 pub mod bookkeeping;
 pub mod chart;
+pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod engine;
@@ -57,12 +58,19 @@ fn dispatch(cli: Cli, summary: &mut Summary) -> Result<()> {
             commands::run_queries::run(&settings, &names, &export(&report)?, summary)
         }
         Command::Report { names } => commands::report::run(&settings, &names),
-        Command::Run { etl, report, .. } => commands::run::run(
+        Command::Run {
+            etl,
+            report,
+            no_checks,
+            ..
+        } => commands::run::run(
             &settings,
             &load_options(&settings, &etl),
             &export(&report)?,
+            !no_checks,
             summary,
         ),
+        Command::Check { select, .. } => commands::check::run(&settings, &select, summary),
         Command::Validate { .. } => commands::validate::run(&settings, summary),
         Command::Completions { .. } => unreachable!("completions return above"),
         Command::Extract(args) => {
