@@ -45,12 +45,7 @@ pub fn run(
         .iter()
         .map(|c| sql::plan(c, tables, engine.kind()))
         .collect();
-    let mut problems = Vec::new();
-    for (check, plan) in checks.iter().zip(&plans) {
-        if let Err(e) = engine.check_query(plan.sql()) {
-            problems.push(sql_problem(check, &e.message));
-        }
-    }
+    let problems = compile(engine, checks, tables);
     if !problems.is_empty() {
         return Err(Error::Problems(problems));
     }
@@ -65,6 +60,21 @@ pub fn run(
         outcomes.push(judge(check, plan, rows, now));
     }
     Ok(outcomes)
+}
+
+/// What the engine says of each check's SQL (for `validate` too): a problem per check that
+/// does not compile, at the check.
+pub fn compile(engine: &dyn Engine, checks: &[Check], tables: &[Table]) -> Vec<Diagnostic> {
+    checks
+        .iter()
+        .filter_map(|c| {
+            let plan = sql::plan(c, tables, engine.kind());
+            engine
+                .check_query(plan.sql())
+                .err()
+                .map(|e| sql_problem(c, &e.message))
+        })
+        .collect()
 }
 
 fn sql_problem(check: &Check, message: &str) -> Diagnostic {
@@ -181,7 +191,14 @@ fn judge(check: &Check, plan: &Plan, mut found: Collect, now: Timestamp) -> Outc
                 warn_after,
                 error_after,
             },
-        ) => freshness(&mut outcome, first(&found), now, &column.name, *warn_after, *error_after),
+        ) => freshness(
+            &mut outcome,
+            first(&found),
+            now,
+            &column.name,
+            *warn_after,
+            *error_after,
+        ),
         (Plan::Series { .. }, Kind::Volume { .. }) => volume(&mut outcome, check, &found, now),
         _ => unreachable!("sql::plan gives each kind its plan"),
     }
@@ -241,7 +258,11 @@ fn freshness(
         outcome.failing_rows = 1;
         outcome.detail = format!("no row has a `{column}`");
         outcome.columns = ["newest", "now", "age_seconds"].map(String::from).to_vec();
-        outcome.rows = vec![vec![Value::Null, Value::Text(text_time(now_s)), Value::Null]];
+        outcome.rows = vec![vec![
+            Value::Null,
+            Value::Text(text_time(now_s)),
+            Value::Null,
+        ]];
         return;
     };
     let age = now_s - newest;
@@ -253,7 +274,11 @@ fn freshness(
     if status == Status::Pass {
         return;
     }
-    let after = if status == Status::Error { "error" } else { "warn" };
+    let after = if status == Status::Error {
+        "error"
+    } else {
+        "warn"
+    };
     outcome.status = status;
     outcome.failing_rows = 1;
     outcome.detail = format!(
@@ -393,12 +418,21 @@ mod tests {
         let day = |d: &str| crate::engine::functions::epoch(d).unwrap();
         // 2026-11-30 is a Monday.
         let monday = period_of(Period::Week, day("2026-11-30"));
-        assert_eq!(period_of(Period::Week, day("2026-11-29T23:59:59Z")), monday - 1);
+        assert_eq!(
+            period_of(Period::Week, day("2026-11-29T23:59:59Z")),
+            monday - 1
+        );
         assert_eq!(period_of(Period::Week, day("2026-12-06T23:59:59Z")), monday);
         assert_eq!(period_start(Period::Week, monday), "2026-11-30");
         let m = period_of(Period::Month, day("2026-12-31"));
         assert_eq!(period_of(Period::Month, day("2027-01-01")), m + 1);
         assert_eq!(period_start(Period::Month, m), "2026-12-01");
-        assert_eq!(period_start(Period::Day, period_of(Period::Day, day("1969-12-31T10:00:00Z"))), "1969-12-31");
+        assert_eq!(
+            period_start(
+                Period::Day,
+                period_of(Period::Day, day("1969-12-31T10:00:00Z"))
+            ),
+            "1969-12-31"
+        );
     }
 }

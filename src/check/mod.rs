@@ -13,7 +13,7 @@ use std::path::Path;
 
 use jiff::Timestamp;
 
-pub use evaluate::{Outcome, run};
+pub use evaluate::{Outcome, compile, run};
 pub use parse::load;
 
 use crate::error::{Diagnostic, Location, did_you_mean};
@@ -351,7 +351,16 @@ mod tests {
         assert!(Threshold::parse("=0").unwrap().holds(0));
         assert!(Threshold::parse("<=2").unwrap().holds(2));
         for bad in [
-            "", ">", "5", ">-1", ">NaN", ">inf", ">1e20", ">1.5", "~5", ">99999999999999999999",
+            "",
+            ">",
+            "5",
+            ">-1",
+            ">NaN",
+            ">inf",
+            ">1e20",
+            ">1.5",
+            "~5",
+            ">99999999999999999999",
         ] {
             assert_eq!(Threshold::parse(bad), None, "{bad}");
         }
@@ -364,7 +373,9 @@ mod tests {
         assert_eq!(duration("30m"), Some(1800));
         assert_eq!(duration("2d"), Some(172_800));
         assert_eq!(duration("1w"), Some(604_800));
-        for bad in ["", "d", "0d", "-1d", "1.5d", "NaNd", "infd", "1e20d", "2", "2y", "101000w"] {
+        for bad in [
+            "", "d", "0d", "-1d", "1.5d", "NaNd", "infd", "1e20d", "2", "2y", "101000w",
+        ] {
             assert_eq!(duration(bad), None, "{bad}");
         }
         assert_eq!(words(273_600), "3d 4h");
@@ -378,7 +389,10 @@ mod tests {
             clock(Some("2026-11-30T12:00:00Z")).unwrap().as_second(),
             1_796_040_000
         );
-        assert_eq!(clock(Some("2026-11-30")).unwrap().as_second(), 1_795_996_800);
+        assert_eq!(
+            clock(Some("2026-11-30")).unwrap().as_second(),
+            1_795_996_800
+        );
         assert!(clock(Some("yesterday")).is_err());
     }
 }

@@ -11,7 +11,14 @@ use super::Outcome;
 use crate::engine::Value;
 
 /// The columns of output/checks.csv.
-pub const COLUMNS: [&str; 6] = ["check", "table", "kind", "severity", "status", "failing_rows"];
+pub const COLUMNS: [&str; 6] = [
+    "check",
+    "table",
+    "kind",
+    "severity",
+    "status",
+    "failing_rows",
+];
 
 /// Writes `rows` under `header` to `path` through a temporary file beside it.
 fn write_csv(path: &Path, header: &[String], rows: &[Vec<Value>]) -> anyhow::Result<()> {

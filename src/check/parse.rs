@@ -167,9 +167,11 @@ fn bad_severity(text: &str) -> Diagnostic {
 }
 
 fn bad_threshold(key: &str, text: &str) -> Diagnostic {
-    Diagnostic::new(format!("`{text}` is not a condition on the number of failing rows"))
-        .field(key)
-        .hint("write a comparison and a whole number, quoted in YAML: `\">5\"`, `\">=1\"`, `\"!=0\"`")
+    Diagnostic::new(format!(
+        "`{text}` is not a condition on the number of failing rows"
+    ))
+    .field(key)
+    .hint("write a comparison and a whole number, quoted in YAML: `\">5\"`, `\">=1\"`, `\"!=0\"`")
 }
 
 struct Parser<'a> {
@@ -232,7 +234,11 @@ impl Parser<'_> {
             let Some(table) = self.tables.iter().find(|t| &t.name == name) else {
                 let hint = did_you_mean(name, self.tables.iter().map(|t| t.name.as_str()))
                     .or_else(|| Some("a checks file names tables that schemas/ declares".into()));
-                self.problem(format!("unknown table `{name}`"), self.key_at(&pointer), hint);
+                self.problem(
+                    format!("unknown table `{name}`"),
+                    self.key_at(&pointer),
+                    hint,
+                );
                 continue;
             };
             let Some(items) = entries.as_array() else {
@@ -263,6 +269,7 @@ impl Parser<'_> {
             return None;
         };
         let mut kinds = Vec::new();
+        let before = self.problems.len();
         for key in map.keys() {
             if KINDS.contains(&key.as_str()) {
                 kinds.push(key.as_str());
@@ -284,6 +291,8 @@ impl Parser<'_> {
         }
         let kind_name = match kinds.as_slice() {
             [one] => *one,
+            // A misspelt kind was reported as an unknown key, with its near name.
+            [] if self.problems.len() > before => return None,
             [] => {
                 self.problem(
                     "the check names no kind",
@@ -332,7 +341,13 @@ impl Parser<'_> {
         map: &Map<String, Json>,
         pointer: &str,
         kind: &str,
-    ) -> Option<(Option<String>, Severity, Option<String>, Threshold, Threshold)> {
+    ) -> Option<(
+        Option<String>,
+        Severity,
+        Option<String>,
+        Threshold,
+        Threshold,
+    )> {
         let mut ok = true;
         let aggregate = matches!(kind, "row_count" | "freshness" | "volume");
         let mut text = |p: &mut Self, key: &str| -> Option<String> {
@@ -372,7 +387,10 @@ impl Parser<'_> {
                     self.problem(
                         "`severity` does nothing on a freshness check",
                         self.key_at(&child(pointer, "severity")),
-                        Some("`warn_after` and `error_after` say when it warns and when it fails".into()),
+                        Some(
+                            "`warn_after` and `error_after` say when it warns and when it fails"
+                                .into(),
+                        ),
                     );
                     ok = false;
                 }
@@ -510,7 +528,8 @@ impl Parser<'_> {
                 let column = self.time_column(table, map.get("column"), &child(pointer, "column"));
                 let period = self.period(map.get("period"), &child(pointer, "period"));
                 let window = self.count(map.get("window"), &child(pointer, "window"));
-                let pct = self.percent(map.get("max_change_pct"), &child(pointer, "max_change_pct"));
+                let pct =
+                    self.percent(map.get("max_change_pct"), &child(pointer, "max_change_pct"));
                 let min_rows = self.count(map.get("min_rows"), &child(pointer, "min_rows"));
                 let window = match window? {
                     None => 8,
@@ -623,9 +642,17 @@ impl Parser<'_> {
         out.into_iter().collect()
     }
 
-    fn time_column(&mut self, table: &Table, v: Option<&Json>, pointer: &str) -> Option<TimeColumn> {
+    fn time_column(
+        &mut self,
+        table: &Table,
+        v: Option<&Json>,
+        pointer: &str,
+    ) -> Option<TimeColumn> {
         let name = self.column(table, v, pointer)?;
-        let declared = table.column(&name).map(|c| c.declared.clone()).unwrap_or_default();
+        let declared = table
+            .column(&name)
+            .map(|c| c.declared.clone())
+            .unwrap_or_default();
         let integer = declared.contains("INT");
         let text = ["TEXT", "CHAR", "VARCHAR", "STRING"]
             .iter()
@@ -689,7 +716,10 @@ impl Parser<'_> {
                 self.problem(
                     "`values` is a list of the accepted values, or a reference list in schemas/",
                     self.at(pointer),
-                    Some("write `values: [SEV1, SEV2]` or `values: reference/root_causes.yaml`".into()),
+                    Some(
+                        "write `values: [SEV1, SEV2]` or `values: reference/root_causes.yaml`"
+                            .into(),
+                    ),
                 );
                 None
             }
@@ -704,9 +734,8 @@ impl Parser<'_> {
             std::fs::read_to_string(self.schemas.join(name))
                 .map_err(|e| format!("cannot read `{relative}`: {e}"))
                 .and_then(|text| {
-                    yaml::parse(&text).map_err(|e| {
-                        format!("`{relative}`:{}:{}: {}", e.line, e.column, e.message)
-                    })
+                    yaml::parse(&text)
+                        .map_err(|e| format!("`{relative}`:{}:{}: {}", e.line, e.column, e.message))
                 })
                 .and_then(|(v, _)| match v {
                     Json::Array(items) if items.iter().all(Json::is_string) => Ok(items
@@ -755,7 +784,10 @@ impl Parser<'_> {
                 self.problem(
                     format!("`{v}` is not a percentage above 0"),
                     self.at(pointer),
-                    Some("write `max_change_pct: 50` to flag a period 50% above or below the mean".into()),
+                    Some(
+                        "write `max_change_pct: 50` to flag a period 50% above or below the mean"
+                            .into(),
+                    ),
                 );
                 None
             }
@@ -773,7 +805,9 @@ impl Parser<'_> {
                 self.problem(
                     format!("`{shown}` is not a length of time"),
                     self.at(pointer),
-                    Some("write a whole number and a unit: `90s`, `30m`, `12h`, `2d` or `1w`".into()),
+                    Some(
+                        "write a whole number and a unit: `90s`, `30m`, `12h`, `2d` or `1w`".into(),
+                    ),
                 );
                 None
             }
@@ -789,7 +823,10 @@ impl Parser<'_> {
             let hint = did_you_mean(text, Period::NAMES)
                 .or_else(|| Some(format!("use {}", list(&Period::NAMES))));
             self.problem(
-                format!("unknown period `{}`", v.as_str().map_or_else(|| v.to_string(), str::to_string)),
+                format!(
+                    "unknown period `{}`",
+                    v.as_str().map_or_else(|| v.to_string(), str::to_string)
+                ),
                 self.at(pointer),
                 hint,
             );

@@ -70,18 +70,16 @@ pub fn plan(check: &Check, tables: &[Table], kind: engine::Kind) -> Plan {
     let table = tables.iter().find(|x| x.name == check.table);
     // The key of a failing row: the primary key, or every column of a table without one.
     let key: Vec<String> = match table {
-        Some(table) if !table.primary_key().is_empty() => {
-            table.primary_key().into_iter().map(str::to_string).collect()
-        }
+        Some(table) if !table.primary_key().is_empty() => table
+            .primary_key()
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
         Some(table) => table.columns.iter().map(|c| c.name.clone()).collect(),
         None => Vec::new(),
     };
     let filter = |condition: Option<String>| -> String {
-        let mut parts: Vec<String> = check
-            .filter
-            .iter()
-            .map(|f| format!("({f}\n)"))
-            .collect();
+        let mut parts: Vec<String> = check.filter.iter().map(|f| format!("({f}\n)")).collect();
         parts.extend(condition);
         if parts.is_empty() {
             String::new()
