@@ -290,7 +290,7 @@ pub fn words(seconds: i64) -> String {
 
 /// The time checks judge by: `WEIR_NOW` (an RFC 3339 time or a date, from the environment or
 /// `.env`) so results are reproducible, else the clock.
-pub fn clock(now: Option<&str>) -> Result<Timestamp, Diagnostic> {
+pub fn clock(now: Option<&str>) -> crate::error::Result<Timestamp> {
     let Some(text) = now.map(str::trim) else {
         // Whole seconds, as weir stores every other time.
         let now = Timestamp::now().as_second();
@@ -300,9 +300,11 @@ pub fn clock(now: Option<&str>) -> Result<Timestamp, Diagnostic> {
         .ok()
         .and_then(|s| Timestamp::from_second(s).ok())
         .ok_or_else(|| {
-            Diagnostic::new(format!("`{text}` is not a time"))
-                .field("WEIR_NOW")
-                .hint("write an RFC 3339 time such as `2026-11-30T12:00:00Z` or a date such as `2026-11-30`, or remove it to use the clock")
+            crate::error::Error::problem(
+                Diagnostic::new(format!("`{text}` is not a time"))
+                    .field("WEIR_NOW")
+                    .hint("write an RFC 3339 time such as `2026-11-30T12:00:00Z` or a date such as `2026-11-30`, or remove it to use the clock"),
+            )
         })
 }
 

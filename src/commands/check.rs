@@ -62,7 +62,7 @@ pub(crate) fn judge(
     select: &[String],
     summary: &mut Summary,
 ) -> Result<Judged> {
-    let now = check::clock(settings.var("WEIR_NOW").as_deref()).map_err(Error::problem)?;
+    let now = check::clock(settings.var("WEIR_NOW").as_deref())?;
     let checks = check::load(&settings.root, &schema.tables).map_err(Error::Problems)?;
     let checks = check::select(checks, select).map_err(Error::Problems)?;
     let outcomes = check::run(engine, &checks, &schema.tables, now)?;

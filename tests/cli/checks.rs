@@ -531,3 +531,27 @@ fn checks_give_identical_files_on_every_engine() {
         first = Some(csv);
     }
 }
+
+#[test]
+fn numbers_in_checks_are_refused_at_0_minus_1_nan_inf_and_1e20() {
+    let p = shop("sqlite", &[1], "customers:\n  - unique: id\n");
+    p.write(
+        "checks/shop.yaml",
+        "events:\n  - volume: {column: at, window: 0}\n  - volume: {column: at, window: -1}\n  - volume: {column: at, max_change_pct: .nan}\n  - volume: {column: at, max_change_pct: .inf}\n  - row_count: {min: 1e20}\n  - freshness: {column: at, warn_after: 0d}\n  - volume: {column: at, min_rows: -1}\n",
+    );
+    let out = check(&p, "sqlite", &[]);
+    assert_eq!(out.code, 1, "{}", out.transcript());
+    insta::assert_snapshot!(out.stderr, @r"
+    error: checks/shop.yaml:2:34: `window` 0 is not from 1 to 1000 periods
+    error: checks/shop.yaml:3:34: `-1` is not a whole number from 0
+    error: checks/shop.yaml:4:42: `.nan` is not a percentage above 0
+      hint: write `max_change_pct: 50` to flag a period 50% above or below the mean
+    error: checks/shop.yaml:5:42: `.inf` is not a percentage above 0
+      hint: write `max_change_pct: 50` to flag a period 50% above or below the mean
+    error: checks/shop.yaml:6:22: `1e+20` is not a whole number from 0
+    error: checks/shop.yaml:7:41: `0d` is not a length of time
+      hint: write a whole number and a unit: `90s`, `30m`, `12h`, `2d` or `1w`
+    error: checks/shop.yaml:8:36: `-1` is not a whole number from 0
+    7 problems
+    ");
+}
