@@ -198,10 +198,15 @@ pub enum Command {
         #[arg(value_name = "NAME")]
         names: Vec<String>,
     },
-    /// The main job: initialize, run-etl for every source, then run-queries
+    /// The main job: initialize, run-etl for every source, then run-queries, then the checks
+    /// in checks/ when there is such a folder
     Run {
         #[command(flatten)]
         etl: EtlArgs,
+
+        /// Do not run the checks in checks/ after loading
+        #[arg(long)]
+        no_checks: bool,
 
         #[command(flatten)]
         summary: SummaryArgs,
@@ -209,7 +214,18 @@ pub enum Command {
         #[command(flatten)]
         report: ReportArgs,
     },
-    /// Check schemas, mappers, raw data and queries without writing anything
+    /// Judge the loaded data by checks/*.yaml and checks/*.sql: print a line per check, write
+    /// output/checks.csv and output/check_failures/, record the results in weir_checks; exits
+    /// with 4 when a check of severity `error` fails
+    Check {
+        /// Only these checks, by name, or every check of these tables [default: every check]
+        #[arg(long, value_name = "NAME", num_args = 1..)]
+        select: Vec<String>,
+
+        #[command(flatten)]
+        summary: SummaryArgs,
+    },
+    /// Check schemas, mappers, raw data, queries and checks without writing anything
     Validate {
         #[command(flatten)]
         summary: SummaryArgs,
@@ -289,6 +305,7 @@ impl Command {
             Command::RunQueries { summary, .. } => ("run-queries", summary.json),
             Command::Run { summary, .. } => ("run", summary.json),
             Command::Validate { summary } => ("validate", summary.json),
+            Command::Check { summary, .. } => ("check", summary.json),
             Command::Initialize { .. } => ("initialize", false),
             Command::Report { .. } => ("report", false),
             Command::Extract(_) => ("extract", false),

@@ -3,6 +3,7 @@
 
 pub mod bookkeeping;
 pub mod chart;
+pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod docs;
@@ -60,10 +61,16 @@ fn dispatch(cli: Cli, summary: &mut Summary) -> Result<()> {
             commands::run_queries::run(&settings, &names, &export(&report)?, summary)
         }
         Command::Report { names } => commands::report::run(&settings, &names),
-        Command::Run { etl, report, .. } => commands::run::run(
+        Command::Run {
+            etl,
+            report,
+            no_checks,
+            ..
+        } => commands::run::run(
             &settings,
             &load_options(&settings, &etl),
             &export(&report)?,
+            !no_checks,
             summary,
         ),
         Command::NewIncident { name, date, file } => commands::new_incident::run(
@@ -71,6 +78,7 @@ fn dispatch(cli: Cli, summary: &mut Summary) -> Result<()> {
             &commands::new_incident::Args { name, date, file },
         ),
         Command::Docs => commands::docs::run(&settings),
+        Command::Check { select, .. } => commands::check::run(&settings, &select, summary),
         Command::Validate { .. } => commands::validate::run(&settings, summary),
         Command::Export {
             to,

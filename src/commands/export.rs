@@ -72,7 +72,7 @@ pub fn run(settings: &Settings, opts: &Options) -> Result<()> {
         format: manifest::FORMAT.into(),
         version: manifest::VERSION,
         weir_version: env!("CARGO_PKG_VERSION").into(),
-        exported_at: now(),
+        exported_at: settings.now()?.to_string(),
         tables: entries,
     };
     write_manifest(&staging.dir, &m)?;
@@ -96,10 +96,4 @@ fn write_manifest(dir: &Path, m: &Manifest) -> Result<()> {
     };
     write().map_err(|e| anyhow::Error::from(e).context("cannot write the manifest"))?;
     Ok(())
-}
-
-/// The time of the export, UTC to the second.
-fn now() -> String {
-    let t = jiff::Timestamp::now();
-    t.round(jiff::Unit::Second).unwrap_or(t).to_string()
 }

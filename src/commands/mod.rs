@@ -1,5 +1,6 @@
 //! One file per verb. Each gets resolved `Settings`; `run` chains the others on one database.
 
+pub mod check;
 pub mod completions;
 pub mod docs;
 pub mod export;

@@ -16,7 +16,7 @@ use crate::load::{self, Problems};
 use crate::lock::{self, Mode};
 use crate::postmortem::{self, Choices, MARKER};
 use crate::schema;
-use crate::settings::{self, Settings};
+use crate::settings::Settings;
 
 /// The source whose files hold the postmortems.
 pub const SOURCE: &str = "incidents";
@@ -34,7 +34,7 @@ pub fn run(settings: &Settings, args: &Args) -> Result<()> {
     let date = match &args.date {
         Some(text) => parse_date(text)?,
         None => jiff::tz::TimeZone::system()
-            .to_datetime(settings::now()?)
+            .to_datetime(settings.now()?)
             .date(),
     };
     let mut scratch = engine::open(settings.engine, None, false, None)?;

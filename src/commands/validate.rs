@@ -1,5 +1,5 @@
 //! `weir validate`: checks schemas, mappers, every raw record (incident YAML above all), every
-//! query and the charts its header declares, writing nothing: the database is a scratch one in
+//! query and the charts its header declares, and the checks of checks/, writing nothing: the database is a scratch one in
 //! memory. Lists every problem, sorted by file and line, and exits 1 when there is one.
 //!
 //! Placeholders still to fill (`# to fill`, from `weir new-incident`) are warnings, not problems:
@@ -89,6 +89,16 @@ pub fn run(settings: &Settings, summary: &mut Summary) -> Result<()> {
                 Diagnostic::new(format!("cannot read the query: {e}"))
                     .at(Location::file(&r.relative)),
             ),
+        }
+    }
+    if crate::check::declared(&settings.root) {
+        match crate::check::load(&settings.root, &schema.tables) {
+            Ok(checks) => problems.extend(crate::check::compile(
+                scratch.as_ref(),
+                &checks,
+                &schema.tables,
+            )),
+            Err(p) => problems.extend(p),
         }
     }
     let checked = Checked {

@@ -1,6 +1,7 @@
 //! Integration tests: the real `weir` binary on project folders copied to a temp dir.
 
 mod bare_bodies;
+mod checks;
 mod chromium;
 mod completions;
 mod data_docs;
