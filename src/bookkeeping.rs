@@ -5,6 +5,8 @@
 //! - `weir_loads` / `weir_load_sources`: one row per run-etl (and per source of it) with its
 //!   accounting: records read = loaded + rejected + superseded.
 //! - `weir_rejected`: the records a `--on-error quarantine` run set aside, with why.
+//! - `weir_checks`: one row per check per `weir check` (or `weir run`): the load whose data it
+//!   judged, its status and failing rows, and when.
 //!
 //! The SQL is plain enough for every engine; names starting `weir_` are reserved for these.
 
@@ -26,7 +28,10 @@ CREATE TABLE IF NOT EXISTS weir_load_sources (
   PRIMARY KEY (load_id, source));
 CREATE TABLE IF NOT EXISTS weir_rejected (
   load_id BIGINT, source TEXT, file TEXT, line BIGINT, record TEXT, field TEXT, reason TEXT,
-  raw TEXT)";
+  raw TEXT);
+CREATE TABLE IF NOT EXISTS weir_checks (
+  load_id BIGINT, check_name TEXT, table_name TEXT, kind TEXT, severity TEXT, status TEXT,
+  failing_rows BIGINT, checked_at TEXT)";
 
 /// Creates the bookkeeping tables where missing.
 pub fn ensure(load: &mut dyn Load) -> anyhow::Result<()> {
@@ -247,6 +252,47 @@ pub fn record_load(
         )?;
     }
     Ok(())
+}
+
+/// One check's result as `weir_checks` keeps it.
+pub struct CheckRow<'a> {
+    pub name: &'a str,
+    pub table: &'a str,
+    pub kind: &'a str,
+    pub severity: &'a str,
+    pub status: &'a str,
+    pub failing_rows: u64,
+}
+
+/// Records the results of one run of checks, made at `checked_at`, against the data of the
+/// latest load (none before the first). Returns that load's number.
+pub fn record_checks(
+    load: &mut dyn Load,
+    checked_at: &str,
+    rows: &[CheckRow],
+) -> anyhow::Result<Option<i64>> {
+    ensure(load)?;
+    let latest = load.select("SELECT max(id) FROM weir_loads", &[])?;
+    let load_id = match latest.first().and_then(|r| r.first()) {
+        Some(Value::Integer(i)) => Some(*i),
+        _ => None,
+    };
+    for r in rows {
+        load.execute(
+            "INSERT INTO weir_checks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            &[
+                load_id.map_or(Value::Null, Value::Integer),
+                text(r.name),
+                text(r.table),
+                text(r.kind),
+                text(r.severity),
+                text(r.status),
+                Value::Integer(r.failing_rows as i64),
+                text(checked_at),
+            ],
+        )?;
+    }
+    Ok(load_id)
 }
 
 fn text(s: &str) -> Value {

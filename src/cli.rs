@@ -198,10 +198,15 @@ pub enum Command {
         #[arg(value_name = "NAME")]
         names: Vec<String>,
     },
-    /// The main job: initialize, run-etl for every source, then run-queries
+    /// The main job: initialize, run-etl for every source, then run-queries, then the checks
+    /// in checks/ when there is such a folder
     Run {
         #[command(flatten)]
         etl: EtlArgs,
+
+        /// Do not run the checks in checks/ after loading
+        #[arg(long)]
+        no_checks: bool,
 
         #[command(flatten)]
         summary: SummaryArgs,
@@ -209,7 +214,18 @@ pub enum Command {
         #[command(flatten)]
         report: ReportArgs,
     },
-    /// Check schemas, mappers, raw data and queries without writing anything
+    /// Judge the loaded data by checks/*.yaml and checks/*.sql: print a line per check, write
+    /// output/checks.csv and output/check_failures/, record the results in weir_checks; exits
+    /// with 4 when a check of severity `error` fails
+    Check {
+        /// Only these checks, by name, or every check of these tables [default: every check]
+        #[arg(long, value_name = "NAME", num_args = 1..)]
+        select: Vec<String>,
+
+        #[command(flatten)]
+        summary: SummaryArgs,
+    },
+    /// Check schemas, mappers, raw data, queries and checks without writing anything
     Validate {
         #[command(flatten)]
         summary: SummaryArgs,
@@ -219,10 +235,64 @@ pub enum Command {
     /// marks `privacy: allow` (prints where, how many and a masked sample, never a raw value)
     #[command(name = "scan-pii")]
     ScanPii,
+    /// Write the tables as CSV into a folder with manifest.json (columns, types, rows, each
+    /// file's SHA-256, the columns the mappers pseudonymise, drop or mask), for a warehouse on
+    /// the other side of a boundary to check and load with `weir import`
+    Export {
+        /// The folder to write, made whole beside it and renamed into place; a relative path is
+        /// taken from the project folder (`--root`)
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+
+        /// Only these tables (repeatable, or comma-separated) [default: every table in
+        /// schemas/; weir's own weir_* tables are never exported]
+        #[arg(long, value_name = "TABLE", num_args = 1.., value_delimiter = ',')]
+        tables: Vec<String>,
+
+        /// Write each table as Parquet too (DuckDB engine only); the CSV stays the copy whose
+        /// hash is the same on every engine, and the one `weir import` loads
+        #[arg(long)]
+        parquet: bool,
+
+        /// Replace DIR when it holds an earlier export (a folder without manifest.json is
+        /// never replaced)
+        #[arg(long)]
+        force: bool,
+    },
+    /// Load a folder that `weir export` wrote into this project's database: checks every file's
+    /// size and SHA-256 and every table's columns first (any difference: nothing is written),
+    /// then replaces the rows of each table the export holds, in one transaction
+    Import {
+        /// The export folder; a relative path is taken from the project folder (`--root`)
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
     /// Fetch vendors' API pages into raw_data/<vendor>_<entity>/ (credentials from the
     /// environment or .env, listed below)
     #[command(after_help = extract::variables_help())]
     Extract(ExtractArgs),
+    /// Append a postmortem entry for a new incident to raw_data/incidents/ (the file is made when
+    /// missing): every field, the unknown ones as placeholders marked `# to fill`, with the root
+    /// causes and severities allowed listed beside them; `weir validate` lists those left
+    #[command(name = "new-incident")]
+    NewIncident {
+        /// The incident's name, e.g. "Payments API 502s"
+        name: String,
+
+        /// The incident's date, YYYY-MM-DD [default: today, or the date of `WEIR_NOW`]
+        #[arg(long, value_name = "DATE", allow_negative_numbers = true)]
+        date: Option<String>,
+
+        /// The YAML file in raw_data/incidents/ to append to, from the project folder [default:
+        /// the file holding the newest incident of the same year, else
+        /// raw_data/incidents/<year>.yaml]
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// Write output/docs/: an entity-relationship diagram per source (<source>.svg) and index.html,
+    /// every table with its columns, types, keys and schema comments, the mapper and raw folder
+    /// that fill it and the reports that read it; opens offline
+    Docs,
     /// Print a completion script for bash, zsh or fish on stdout, e.g.
     /// `weir completions bash > ~/.local/share/bash-completion/completions/weir`
     Completions {
@@ -240,11 +310,16 @@ impl Command {
             Command::RunQueries { summary, .. } => ("run-queries", summary.json),
             Command::Run { summary, .. } => ("run", summary.json),
             Command::Validate { summary } => ("validate", summary.json),
+            Command::Check { summary, .. } => ("check", summary.json),
             Command::Initialize { .. } => ("initialize", false),
             Command::Report { .. } => ("report", false),
             Command::ScanPii => ("scan-pii", false),
             Command::Extract(_) => ("extract", false),
+            Command::Export { .. } => ("export", false),
+            Command::Import { .. } => ("import", false),
             Command::Completions { .. } => ("completions", false),
+            Command::NewIncident { .. } => ("new-incident", false),
+            Command::Docs => ("docs", false),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Errors: a `Diagnostic` says what is wrong, where, and how to fix it; `Error` sorts failures into
-//! the user's to fix (exit 1) and weir's (exit 2). Printed once, by `main`.
+//! the user's to fix (exit 1) and weir's (exit 2), loads that set records aside (exit 3) and
+//! data that fails its checks (exit 4). Printed once, by `main`.
 
 use std::fmt;
 
@@ -123,6 +124,9 @@ pub enum Error {
     /// The job is done but for what was set aside (`--on-error quarantine`).
     #[error("warning: {0}")]
     Partial(String),
+    /// The job is done, and checks of severity `error` found the data wanting (`weir check`).
+    #[error("error: {0}")]
+    ChecksFailed(String),
 }
 
 impl Error {
@@ -138,6 +142,7 @@ impl Error {
             Error::Internal(e) if crate::engine::is_resource_fault(e) => 1,
             Error::Internal(_) => 2,
             Error::Partial(_) => 3,
+            Error::ChecksFailed(_) => 4,
         }
     }
 }

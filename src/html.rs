@@ -225,7 +225,7 @@ fn prose(text: &str) -> String {
 
 /// Light, dark (`prefers-color-scheme`) and print. The series colours are Okabe and Ito's,
 /// told apart by most colour-blind readers; lines also differ by dash, for grey print.
-const STYLE: &str = r#"
+pub(crate) const STYLE: &str = r#"
 :root { --bg: #ffffff; --fg: #1d1d1f; --muted: #5c5c66; --rule: #d5d5dc; --stripe: #f4f4f7;
   --s0: #0072b2; --s1: #d55e00; --s2: #009e73; --s3: #cc79a7; --s4: #e69f00; --s5: #56b4e9;
   --s6: #7a7a7a; --s7: #8c6d1f; }

@@ -3,16 +3,20 @@
 
 pub mod bookkeeping;
 pub mod chart;
+pub mod check;
 pub mod cli;
 pub mod commands;
+pub mod docs;
 pub mod engine;
 pub mod error;
+pub mod export;
 pub mod extract;
 pub mod html;
 pub mod load;
 pub mod lock;
 pub mod mapper;
 pub mod pii;
+pub mod postmortem;
 pub mod progress;
 pub mod report;
 pub mod schema;
@@ -58,14 +62,41 @@ fn dispatch(cli: Cli, summary: &mut Summary) -> Result<()> {
             commands::run_queries::run(&settings, &names, &export(&report)?, summary)
         }
         Command::Report { names } => commands::report::run(&settings, &names),
-        Command::Run { etl, report, .. } => commands::run::run(
+        Command::Run {
+            etl,
+            report,
+            no_checks,
+            ..
+        } => commands::run::run(
             &settings,
             &load_options(&settings, &etl),
             &export(&report)?,
+            !no_checks,
             summary,
         ),
+        Command::NewIncident { name, date, file } => commands::new_incident::run(
+            &settings,
+            &commands::new_incident::Args { name, date, file },
+        ),
+        Command::Docs => commands::docs::run(&settings),
+        Command::Check { select, .. } => commands::check::run(&settings, &select, summary),
         Command::Validate { .. } => commands::validate::run(&settings, summary),
         Command::ScanPii => commands::scan_pii::run(&settings),
+        Command::Export {
+            to,
+            tables,
+            parquet,
+            force,
+        } => commands::export::run(
+            &settings,
+            &commands::export::Options {
+                to: &to,
+                tables: &tables,
+                parquet,
+                force,
+            },
+        ),
+        Command::Import { dir } => commands::import::run(&settings, &dir),
         Command::Completions { .. } => unreachable!("completions return above"),
         Command::Extract(args) => {
             // clap accepts only the vendors' names and `all`.

@@ -89,6 +89,11 @@ impl Settings {
             .or_else(|| self.env.get(name).cloned())
     }
 
+    /// The time now: `WEIR_NOW` from the environment or `.env` when set, else the clock.
+    pub fn now(&self) -> Result<jiff::Timestamp, Error> {
+        clock(self.var("WEIR_NOW").as_deref())
+    }
+
     pub fn path(&self, folder: &str) -> PathBuf {
         self.root.join(folder)
     }
@@ -104,6 +109,26 @@ impl Settings {
             eprintln!("{}", message.as_ref());
         }
     }
+}
+
+/// The time now: `WEIR_NOW` (an RFC 3339 time such as `2026-11-30T12:00:00Z`, or a date) when
+/// set, so checks, new incidents and exports are reproducible, else the clock; whole seconds, as
+/// weir stores every other time.
+fn clock(now: Option<&str>) -> Result<jiff::Timestamp, Error> {
+    let Some(text) = now.map(str::trim) else {
+        let now = jiff::Timestamp::now().as_second();
+        return Ok(jiff::Timestamp::from_second(now).expect("the clock is within jiff's range"));
+    };
+    crate::engine::functions::epoch(text)
+        .ok()
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .ok_or_else(|| {
+            Error::problem(
+                Diagnostic::new(format!("`{text}` is not a time"))
+                    .field("WEIR_NOW")
+                    .hint("write an RFC 3339 time such as `2026-11-30T12:00:00Z` or a date such as `2026-11-30`, or remove it to use the clock"),
+            )
+        })
 }
 
 /// The project folder: `--root`, or the working directory.
@@ -197,7 +222,7 @@ fn read_dotenv(root: &Path) -> Result<HashMap<String, String>, Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_size;
+    use super::{clock, parse_size};
 
     #[test]
     fn sizes_read_as_people_write_them() {
@@ -221,5 +246,18 @@ mod tests {
         ] {
             assert_eq!(parse_size(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn the_clock_is_weir_now_when_set() {
+        assert_eq!(
+            clock(Some("2026-11-30T12:00:00Z")).unwrap().as_second(),
+            1_796_040_000
+        );
+        assert_eq!(
+            clock(Some("2026-11-30")).unwrap().as_second(),
+            1_795_996_800
+        );
+        assert!(clock(Some("yesterday")).is_err());
     }
 }

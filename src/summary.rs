@@ -14,7 +14,7 @@ use crate::error::{Diagnostic, Error};
 
 #[derive(Debug, Serialize)]
 pub struct Summary {
-    /// The verb: `run-etl`, `run-queries`, `run`, `validate`.
+    /// The verb: `run-etl`, `run-queries`, `run`, `validate`, `check`.
     pub command: &'static str,
     pub version: &'static str,
     pub status: Status,
@@ -24,7 +24,20 @@ pub struct Summary {
     pub files: Vec<Written>,
     /// What `validate` checked (also when it found problems); `null` for the other commands.
     pub checked: Option<Checked>,
+    /// The checks `check` (or `run`, when checks/ exists) ran; `null` when none ran.
+    pub checks: Option<Vec<CheckResult>>,
     pub problems: Vec<Problem>,
+}
+
+/// One check's result, as a row of output/checks.csv.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckResult {
+    pub check: String,
+    pub table: String,
+    pub kind: String,
+    pub severity: String,
+    pub status: String,
+    pub failing_rows: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -36,6 +49,9 @@ pub enum Status {
     Partial,
     /// Not done: see `problems` (exit 1 or 2).
     Failed,
+    /// Done, and checks of severity `error` failed (exit 4): see `checks`.
+    #[serde(rename = "checks_failed")]
+    ChecksFailed,
 }
 
 /// One source's books, named as in the table `weir_load_sources`.
@@ -142,6 +158,7 @@ impl Summary {
             sources: Vec::new(),
             files: Vec::new(),
             checked: None,
+            checks: None,
             problems: Vec::new(),
         }
     }
@@ -158,6 +175,7 @@ impl Summary {
         self.exit_code = e.exit_code();
         match e {
             Error::Partial(_) => self.status = Status::Partial,
+            Error::ChecksFailed(_) => self.status = Status::ChecksFailed,
             Error::Problems(list) => {
                 self.status = Status::Failed;
                 for d in list {

@@ -32,6 +32,16 @@ impl Spans {
             .or_else(|| self.node(pointer))
     }
 
+    /// Places the value at `pointer` (a spreadsheet cell, which no YAML parse placed).
+    pub fn insert_node(&mut self, pointer: &str, at: (usize, usize)) {
+        self.nodes.insert(pointer.to_string(), at);
+    }
+
+    /// Places the key of the entry at `pointer` (a spreadsheet's header cell).
+    pub fn insert_key(&mut self, pointer: &str, at: (usize, usize)) {
+        self.keys.insert(pointer.to_string(), at);
+    }
+
     /// The nearest position at or above `pointer`: a missing key is reported at its parent's key.
     pub fn nearest(&self, pointer: &str) -> Option<(usize, usize)> {
         let mut p = pointer;

@@ -1,8 +1,13 @@
 //! One file per verb. Each gets resolved `Settings`; `run` chains the others on one database.
 
+pub mod check;
 pub mod completions;
+pub mod docs;
+pub mod export;
 pub mod extract;
+pub mod import;
 pub mod initialize;
+pub mod new_incident;
 pub mod report;
 pub mod run;
 pub mod run_etl;

@@ -340,7 +340,7 @@ fn say_books(
         for file in &s.skipped {
             warn(
                 file,
-                "raw files end in .json, .jsonl, .ndjson, .yaml or .yml",
+                "raw files end in .json, .jsonl, .ndjson, .yaml, .yml, .csv, .tsv or .xlsx",
             );
         }
         for file in &s.empty {

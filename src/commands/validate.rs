@@ -1,15 +1,23 @@
 //! `weir validate`: checks schemas, mappers, every raw record (incident YAML above all), every
-//! query and the charts its header declares, writing nothing: the database is a scratch one in
+//! query and the charts its header declares, and the checks of checks/, writing nothing: the database is a scratch one in
 //! memory. Lists every problem, sorted by file and line, and exits 1 when there is one.
+//!
+//! Placeholders still to fill (`# to fill`, from `weir new-incident`) are warnings, not problems:
+//! such an entry loads (its unknowns as NULL), and one postmortem in the writing must not fail a
+//! check that gates the load of everything else. Each is named at its file, line and column.
+
+use std::path::Path;
 
 use crate::chart;
 use crate::engine::{self, RowSink, Value};
 use crate::error::{Diagnostic, Error, Location, Result};
 use crate::load::{self, Problems};
+use crate::mapper::Mapper;
+use crate::postmortem;
 use crate::report;
 use crate::schema;
 use crate::settings::Settings;
-use crate::summary::{self, Checked, Summary};
+use crate::summary::{self, Checked, Severity, Summary};
 
 /// Each source read goes to `summary`, with what was checked when all is well.
 pub fn run(settings: &Settings, summary: &mut Summary) -> Result<()> {
@@ -39,6 +47,15 @@ pub fn run(settings: &Settings, summary: &mut Summary) -> Result<()> {
             .push(summary::Source::new(&stats.source, &stats.tally));
     }
     problems.extend(data.into_diagnostics());
+    let mut placeholders = Vec::new();
+    for m in &mappers {
+        placeholders.extend(placeholders_of(m, &settings.root));
+    }
+    placeholders.sort_by(|a, b| a.location.cmp(&b.location));
+    for d in &placeholders {
+        settings.say(d.to_string().replacen("error: ", "warning: ", 1));
+        summary.problem(Severity::Warning, d);
+    }
     let reports = report::list(&settings.root, settings.engine.name())?;
     for r in &reports {
         match std::fs::read_to_string(&r.path) {
@@ -74,6 +91,16 @@ pub fn run(settings: &Settings, summary: &mut Summary) -> Result<()> {
             ),
         }
     }
+    if crate::check::declared(&settings.root) {
+        match crate::check::load(&settings.root, &schema.tables) {
+            Ok(checks) => problems.extend(crate::check::compile(
+                scratch.as_ref(),
+                &checks,
+                &schema.tables,
+            )),
+            Err(p) => problems.extend(p),
+        }
+    }
     let checked = Checked {
         tables: schema.tables.len(),
         mappers: mappers.len(),
@@ -86,11 +113,37 @@ pub fn run(settings: &Settings, summary: &mut Summary) -> Result<()> {
         problems.sort_by(|a, b| (a.note, &a.location).cmp(&(b.note, &b.location)));
         return Err(Error::Problems(problems));
     }
+    let to_fill = match placeholders.len() {
+        0 => String::new(),
+        1 => "; 1 placeholder to fill".to_string(),
+        n => format!("; {n} placeholders to fill"),
+    };
     settings.say(format!(
-        "ok: {} tables, {} mappers, {records} records, {} queries",
+        "ok: {} tables, {} mappers, {records} records, {} queries{to_fill}",
         checked.tables, checked.mappers, checked.queries
     ));
     Ok(())
+}
+
+/// The placeholders in the YAML raw files of `mapper`'s source (problems reading them are the
+/// load's to report).
+fn placeholders_of(mapper: &Mapper, root: &Path) -> Vec<Diagnostic> {
+    let dir = root.join(mapper.raw_path());
+    if !dir.exists() {
+        return Vec::new();
+    }
+    let files = load::raw_files(&dir, root, &mut Problems::default(), &mut Vec::new());
+    let mut out = Vec::new();
+    for f in files {
+        if f.path
+            .extension()
+            .is_some_and(|e| e == "yaml" || e == "yml")
+            && let Ok(text) = std::fs::read_to_string(&f.path)
+        {
+            out.extend(postmortem::placeholders(&f.relative, &text));
+        }
+    }
+    out
 }
 
 /// Takes a report's column names and stops it before its first row.

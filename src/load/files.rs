@@ -15,7 +15,9 @@ use crate::mapper::Mapper;
 /// A file whose modification time is this close to when the ledger recorded it may have changed
 /// again within the clock's resolution: its content hash decides (git's "racy" rule).
 const RACY_NS: i64 = 2_000_000_000;
-const KINDS: [&str; 5] = ["json", "jsonl", "ndjson", "yaml", "yml"];
+const KINDS: [&str; 8] = [
+    "json", "jsonl", "ndjson", "yaml", "yml", "csv", "tsv", "xlsx",
+];
 
 /// A raw file and what the file system says of it.
 #[derive(Debug, Clone)]

@@ -9,6 +9,7 @@ mod files;
 mod known;
 mod parse;
 mod pipeline;
+mod sheet;
 mod writer;
 
 use std::collections::HashMap;
@@ -78,7 +79,7 @@ impl Default for Options {
 pub struct SourceStats {
     pub source: String,
     pub tally: Tally,
-    /// Files that are not raw data (not .json, .jsonl, .ndjson, .yaml or .yml).
+    /// Files that are not raw data (not .json, .jsonl, .ndjson, .yaml, .yml, .csv, .tsv or .xlsx).
     pub skipped: Vec<String>,
     /// Files with nothing in them.
     pub empty: Vec<String>,

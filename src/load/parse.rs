@@ -1,5 +1,5 @@
-//! A file's bytes -> JSON, JSONL or YAML values -> page envelopes unwrapped -> mapped records,
-//! each placed at its file, line and column.
+//! A file's bytes -> JSON, JSONL or YAML values (or CSV and XLSX rows, from sheet.rs) -> page
+//! envelopes unwrapped -> mapped records, each placed at its file, line and column.
 
 use std::path::PathBuf;
 
@@ -7,6 +7,7 @@ use serde_json::Value as Json;
 
 use super::files::RawFile;
 use super::pipeline::{Item, Rec, Reject, Strict};
+use super::sheet::{self, Row};
 use crate::bookkeeping::Rejected;
 use crate::engine::Value;
 use crate::error::{Diagnostic, Location};
@@ -71,12 +72,21 @@ pub(super) fn parse_file(
     emit: &mut dyn FnMut(Item),
 ) -> bool {
     let file = raw.relative.as_str();
-    let Some(text) = utf8(file, bytes, emit) else {
-        return false;
+    let ext = raw.path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let (text, bytes) = if ext == "xlsx" {
+        if bytes.is_empty() {
+            return true;
+        }
+        (String::new(), bytes)
+    } else {
+        let Some(text) = utf8(file, bytes, emit) else {
+            return false;
+        };
+        if text.trim().is_empty() {
+            return true;
+        }
+        (text, Vec::new())
     };
-    if text.trim().is_empty() {
-        return true;
-    }
     let path_context = mapper
         .context_from_path
         .as_ref()
@@ -104,7 +114,21 @@ pub(super) fn parse_file(
                          emit: &mut dyn FnMut(Item)| {
         records.map(ctx, page, record, pointer, index, emit)
     };
-    match raw.path.extension().and_then(|e| e.to_str()).unwrap_or("") {
+    match ext {
+        "csv" | "tsv" => {
+            let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+            let delimiter = match mapper.delimiter {
+                Some(d) => d,
+                None if ext == "tsv" => b'\t',
+                None => sheet::detect_delimiter(text),
+            };
+            sheet::csv_rows(file, text, delimiter, &mut |row| {
+                map_row(&mut ctx, &mut records, row, true, emit);
+            });
+        }
+        "xlsx" => sheet::xlsx_rows(file, bytes, mapper.sheet.as_deref(), &mut |row| {
+            map_row(&mut ctx, &mut records, row, false, emit);
+        }),
         "json" => match serde_json::from_str::<Json>(&text) {
             Ok(v) => for_each_record(&v, &mut ctx, emit, &mut on_record),
             Err(e) => emit(Item::FileProblem(json_error(file, &e, 0))),
@@ -136,6 +160,35 @@ pub(super) fn parse_file(
         },
     }
     false
+}
+
+/// Maps one spreadsheet row (CSV when `text_cells`), or hands over why it cannot be read.
+fn map_row(
+    ctx: &mut FileCtx,
+    records: &mut RecordMapper,
+    row: Result<Row, Diagnostic>,
+    text_cells: bool,
+    emit: &mut dyn FnMut(Item),
+) {
+    let row = match row {
+        Ok(row) => row,
+        Err(d) => return emit(Item::FileProblem(d)),
+    };
+    if ctx.lacks_context {
+        if !ctx.context_refused {
+            ctx.context_refused = true;
+            emit(Item::FileProblem(ctx.no_context()));
+        }
+        return;
+    }
+    let page = Page {
+        file: ctx.file,
+        context: ctx.path_context,
+        text_cells,
+        ..Page::default()
+    };
+    ctx.spans = Some(row.spans);
+    records.map(ctx, &page, &row.record, "", row.line, emit);
 }
 
 /// The file's text, or the problem that it is not UTF-8.

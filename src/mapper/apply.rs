@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde_json::Value as Json;
 
-use super::convert::{ConvError, convert};
+use super::convert::{ConvError, Reading, convert_read};
 use super::{ColumnPlan, ColumnSource, KeyTree, Level, Mapper, PathExpr, Root};
 use crate::engine::Value;
 use crate::error::did_you_mean;
@@ -20,6 +20,8 @@ pub struct Page<'a> {
     pub source: Option<&'a Json>,
     /// The raw file, relative to the project root.
     pub file: &'a str,
+    /// The records are CSV rows: every value is text (see `convert::Reading`).
+    pub text_cells: bool,
 }
 
 /// The rows of one record: its own, and `children[i]` for `mapper.child_specs[i]`.
@@ -66,6 +68,8 @@ pub fn field_name(pointer: &str) -> String {
 struct Scope<'a> {
     value: &'a Json,
     pointer: String,
+    /// An `each_field` element: the field's name; `value` is the field's value.
+    field: Option<&'a str>,
 }
 
 impl Mapper {
@@ -105,6 +109,7 @@ impl Mapper {
         let mut scopes = vec![Scope {
             value: record,
             pointer: String::new(),
+            field: None,
         }];
         if self.strict {
             check_keys(record, &self.known, "", errors);
@@ -131,9 +136,11 @@ impl Mapper {
         for c in columns {
             let value = match &c.source {
                 ColumnSource::Link(p) => top[*p].clone(),
-                ColumnSource::Constant(v) => self.convert(c, Some(v), "", errors),
+                ColumnSource::Constant(v) => self.convert(c, Some(v), "", false, errors),
                 ColumnSource::Path(path) => match resolve(path, page, scopes, index) {
-                    Ok((v, pointer)) => self.convert(c, v.as_deref(), &pointer, errors),
+                    Ok((v, pointer)) => {
+                        self.convert(c, v.as_deref(), &pointer, page.text_cells, errors)
+                    }
                     Err(e) => {
                         errors.push(e);
                         Value::Null
@@ -149,6 +156,7 @@ impl Mapper {
         c: &ColumnPlan,
         v: Option<&Json>,
         pointer: &str,
+        text_cells: bool,
         errors: &mut Vec<RecordError>,
     ) -> Value {
         let (line, col) = c.declared_at;
@@ -159,8 +167,13 @@ impl Mapper {
             message,
             hint,
         };
-        let value = match convert(v, &c.conversion) {
+        let reading = Reading {
+            format: c.format.as_deref(),
+            text_cells,
+        };
+        let value = match convert_read(v, &c.conversion, reading) {
             Ok(value) => value,
+            Err(_) if c.or_null => Value::Null,
             Err(ConvError { message }) => {
                 let hint = format!(
                     "fix the value, or change how column `{}` reads it at {}:{line}:{col}",
@@ -186,6 +199,9 @@ impl Mapper {
             Value::Real(f) => Some(*f),
             _ => None,
         };
+        if c.or_null && number.is_some_and(|x| c.bounds.broken(x).is_some()) {
+            return Value::Null;
+        }
         if let Some((x, why)) = number.and_then(|x| Some((x, c.bounds.broken(x)?))) {
             errors.push(err(
                 format!("`{x}` {why}"),
@@ -231,31 +247,15 @@ impl Mapper {
                     continue;
                 }
             };
-            let items = match list {
-                Json::Null => continue,
-                Json::Array(items) => items,
-                other => {
-                    errors.push(RecordError {
-                        field: field_name(&pointer),
-                        pointer,
-                        at_key: false,
-                        message: format!("expected a list, found {}", kind(other)),
-                        hint: Some(format!(
-                            "fix the value, or the `each: {}` in {}",
-                            level.each.display(),
-                            self.file
-                        )),
-                    });
+            let elements = match self.elements(level, list, &pointer) {
+                Ok(e) => e,
+                Err(e) => {
+                    errors.push(*e);
                     continue;
                 }
             };
-            for (i, item) in items.iter().enumerate() {
-                let mut p = pointer.clone();
-                push_pointer(&mut p, &i.to_string());
-                scopes.push(Scope {
-                    value: item,
-                    pointer: p,
-                });
+            for element in elements {
+                scopes.push(element);
                 if let Some(t) = level.table {
                     let mut row = Vec::with_capacity(self.child_columns[t].len());
                     self.row(
@@ -272,6 +272,61 @@ impl Mapper {
                 self.levels(&level.children, page, scopes, index, out, errors);
                 scopes.pop();
             }
+        }
+    }
+}
+
+impl Mapper {
+    /// The elements of `level` in `list` (at `pointer`): a list's items, or an object's fields
+    /// for `each_field`.
+    fn elements<'a>(
+        &self,
+        level: &Level,
+        list: &'a Json,
+        pointer: &str,
+    ) -> Result<Vec<Scope<'a>>, Box<RecordError>> {
+        let at = |key: &str| {
+            let mut p = pointer.to_string();
+            push_pointer(&mut p, key);
+            p
+        };
+        let (wanted, how) = if level.fields.is_some() {
+            ("an object", "each_field")
+        } else {
+            ("a list", "each")
+        };
+        match (list, &level.fields) {
+            (Json::Null, _) => Ok(Vec::new()),
+            (Json::Array(items), None) => Ok(items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| Scope {
+                    value: item,
+                    pointer: at(&i.to_string()),
+                    field: None,
+                })
+                .collect()),
+            (Json::Object(map), Some(except)) => Ok(map
+                .iter()
+                // An empty cell is no answer: a field without a value gives no row.
+                .filter(|(k, v)| !v.is_null() && !except.contains(k))
+                .map(|(k, v)| Scope {
+                    value: v,
+                    pointer: at(k),
+                    field: Some(k.as_str()),
+                })
+                .collect()),
+            (other, _) => Err(Box::new(RecordError {
+                field: field_name(pointer),
+                pointer: pointer.to_string(),
+                at_key: false,
+                message: format!("expected {wanted}, found {}", kind(other)),
+                hint: Some(format!(
+                    "fix the value, or the `{how}: {}` in {}",
+                    level.each.display(),
+                    self.file
+                )),
+            })),
         }
     }
 }
@@ -310,12 +365,40 @@ fn resolve<'a>(
     scopes: &[Scope<'a>],
     index: usize,
 ) -> Result<(Option<Cow<'a, Json>>, String), RecordError> {
-    let (start, mut pointer): (Option<&'a Json>, String) = match path.root {
-        Root::Current => {
-            let s = scopes.last().expect("there is always a current scope");
-            (Some(s.value), s.pointer.clone())
+    let scope = match path.root {
+        Root::Current => scopes.last(),
+        Root::Parent => scopes.len().checked_sub(2).map(|i| &scopes[i]),
+        _ => None,
+    };
+    let mut segments = path.segments.as_slice();
+    if let Some(Scope {
+        value,
+        pointer,
+        field: Some(name),
+    }) = scope
+    {
+        // An `each_field` element is `{name, value}`, made up from the field it stands for.
+        match segments.split_first() {
+            None => {
+                let element = serde_json::json!({"name": name, "value": value});
+                return Ok((Some(Cow::Owned(element)), pointer.clone()));
+            }
+            Some((first, rest)) if first == "name" => {
+                if !rest.is_empty() {
+                    let text = Json::String(name.to_string());
+                    return Err(wrong_kind(&text, pointer, path, "an object"));
+                }
+                return Ok((
+                    Some(Cow::Owned(Json::String(name.to_string()))),
+                    pointer.clone(),
+                ));
+            }
+            Some((first, rest)) if first == "value" => segments = rest,
+            Some(_) => return Ok((None, pointer.clone())),
         }
-        Root::Parent => match scopes.len().checked_sub(2).map(|i| &scopes[i]) {
+    }
+    let (start, mut pointer): (Option<&'a Json>, String) = match path.root {
+        Root::Current | Root::Parent => match scope {
             Some(s) => (Some(s.value), s.pointer.clone()),
             None => (None, String::new()),
         },
@@ -335,7 +418,7 @@ fn resolve<'a>(
     let Some(mut value) = start else {
         return Ok((None, pointer));
     };
-    for seg in &path.segments {
+    for seg in segments {
         let next = match value {
             Json::Null => return Ok((None, pointer)),
             Json::Object(map) => map.get(seg),

@@ -11,7 +11,7 @@ use crate::engine::{Table, WriteSpec};
 use crate::error::{Diagnostic, Location, did_you_mean};
 
 /// The keys of a mapper's top level.
-const TOP_KEYS: [&str; 11] = [
+const TOP_KEYS: [&str; 13] = [
     "files",
     "pii",
     "records",
@@ -23,6 +23,8 @@ const TOP_KEYS: [&str; 11] = [
     "children",
     "strict",
     "complete",
+    "csv",
+    "sheet",
 ];
 
 impl Parser<'_> {
@@ -36,6 +38,11 @@ impl Parser<'_> {
             .and_then(|v| self.path_pattern(v, "/context_from_path"));
         let complete = self.flag(top.get("complete"), "complete");
         let strict = self.flag(top.get("strict"), "strict");
+        let delimiter = top.get("csv").and_then(|v| self.csv(v));
+        let sheet = top
+            .get("sheet")
+            .and_then(|v| self.text(v, "/sheet", "`sheet`"))
+            .map(String::from);
         let Some(table_v) = top.get("table") else {
             self.problem(
                 Diagnostic::new("the mapper names no `table`")
@@ -102,6 +109,8 @@ impl Parser<'_> {
             context_from_path,
             strict,
             complete,
+            delimiter,
+            sheet,
             spec,
             columns,
             child_specs,
@@ -151,6 +160,26 @@ impl Parser<'_> {
             return None;
         }
         Some(text.to_string())
+    }
+
+    /// `csv: {delimiter: ";"}`: the one character between cells.
+    fn csv(&mut self, v: &Json) -> Option<u8> {
+        let map = self.entries(v, "/csv", "`csv`", &["delimiter"])?;
+        let d = map.get("delimiter")?;
+        let text = self.text(d, "/csv/delimiter", "`delimiter`")?;
+        match text.as_bytes() {
+            [b] if b.is_ascii() && !matches!(b, b'"' | b'\n' | b'\r') => Some(*b),
+            _ => {
+                self.problem(
+                    Diagnostic::new(format!(
+                        "`delimiter: {text:?}` must be one character other than a quote or a line break"
+                    ))
+                    .at(self.at("/csv/delimiter"))
+                    .hint("write `\",\"`, `\";\"` or `\"\\t\"` (a tab, in double quotes)"),
+                );
+                None
+            }
+        }
     }
 
     fn flag(&mut self, v: Option<&Json>, name: &str) -> bool {

@@ -39,9 +39,24 @@ impl Parser<'_> {
         known: &mut KeyTree,
         scope: &[Vec<String>],
     ) -> Option<Level> {
-        let keys = &["each", "table", "link", "columns", "children"];
+        let keys = &["each", "each_field", "table", "link", "columns", "children"];
         let map = self.entries(item, ip, "a child", keys)?;
-        let each = self.each(map.get("each"), ip)?;
+        let (each, fields) = match (map.get("each"), map.get("each_field")) {
+            (Some(_), Some(_)) => {
+                self.problem(
+                    Diagnostic::new("a child has both `each` and `each_field`; keep one")
+                        .at(self.at(ip)),
+                );
+                return None;
+            }
+            (None, Some(f)) => {
+                let (each, except) = self.each_field(f, &child(ip, "each_field"))?;
+                // Every field of the object is read (those excepted are declared), none unknown.
+                known_scope(known, scope).insert(&each.segments, true);
+                (each, Some(except))
+            }
+            (e, None) => (self.each(e, ip)?, None),
+        };
         let mut inner_scope = scope.to_vec();
         inner_scope.push(each.segments.clone());
         let mut table = None;
@@ -52,6 +67,9 @@ impl Parser<'_> {
                 link: map.get("link"),
             };
             table = self.child_table(tv, &entry, ctx, known, &inner_scope);
+            if let (Some(t), Some(_)) = (table, &fields) {
+                self.check_field_columns(t, ctx);
+            }
         } else if map.contains_key("columns") || map.contains_key("link") {
             self.problem(
                 Diagnostic::new("a child with `columns` or `link` needs a `table`").at(self.at(ip)),
@@ -71,9 +89,64 @@ impl Parser<'_> {
         }
         Some(Level {
             each,
+            fields,
             table,
             children,
         })
+    }
+
+    /// `each_field: <path>` or `each_field: {of: <path>, except: [names]}`: the object whose fields
+    /// are the elements (default `.`, the enclosing record), and the field names left out.
+    fn each_field(&mut self, v: &Json, pointer: &str) -> Option<(PathExpr, Vec<String>)> {
+        let (of, of_pointer, except) = match v {
+            Json::Object(_) => {
+                let map = self.entries(v, pointer, "`each_field`", &["of", "except"])?;
+                let except = match map.get("except") {
+                    Some(e) => self.names(e, &child(pointer, "except"), "`except`"),
+                    None => Vec::new(),
+                };
+                let of = map.get("of").cloned().unwrap_or_else(|| Json::from("."));
+                (of, child(pointer, "of"), except)
+            }
+            other => (other.clone(), pointer.to_string(), Vec::new()),
+        };
+        let each = self.path(&of, &of_pointer)?;
+        if each.root != Root::Current {
+            self.problem(
+                Diagnostic::new(
+                    "`each_field` is read from the enclosing record; it cannot start with `$`",
+                )
+                .at(self.at(&of_pointer)),
+            );
+            return None;
+        }
+        Some((each, except))
+    }
+
+    /// The columns of an `each_field` child read its elements' `name` or `value`.
+    fn check_field_columns(&mut self, table: usize, ctx: &ChildCtx<'_>) {
+        for c in &ctx.child_columns[table] {
+            let ColumnSource::Path(p) = &c.source else {
+                continue;
+            };
+            let fits = p.root != Root::Current
+                || p.segments.is_empty()
+                || matches!(p.segments[0].as_str(), "name" | "value");
+            if !fits {
+                let (line, column) = c.declared_at;
+                let mut d = Diagnostic::new(format!(
+                    "column `{}` reads `{}`, but the elements of `each_field` are `{{name, value}}`",
+                    c.name,
+                    p.display()
+                ))
+                .at(crate::error::Location::at(self.file, line, column));
+                d.hint = Some(
+                    "read `name` (the field's name) or `value` (its value), or `$parent.…` for the record"
+                        .into(),
+                );
+                self.problem(d);
+            }
+        }
     }
 
     /// A child's `each`: a path from the enclosing record.
@@ -205,6 +278,8 @@ impl Parser<'_> {
                 declared_at: self.pos(&lp),
                 privacy: None,
                 reads: None,
+                format: None,
+                or_null: false,
             });
         }
         (link, linked_all)

@@ -126,6 +126,16 @@ impl Conversion {
     }
 }
 
+/// How a column reads its raw value, besides its conversion.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Reading<'a> {
+    /// `format:` of a timestamp, epoch or date column: a strptime pattern tried before ISO 8601.
+    pub format: Option<&'a str>,
+    /// The record came from a CSV file, whose cells are all text: `true`/`false` read as
+    /// booleans and digits as epoch numbers, which a JSON value must give as such.
+    pub text_cells: bool,
+}
+
 /// A value that does not fit its conversion.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConvError {
@@ -154,10 +164,37 @@ fn is_nan_text(s: &str) -> bool {
 }
 
 pub fn convert(value: Option<&Json>, conv: &Conversion) -> Result<Value, ConvError> {
+    convert_read(value, conv, Reading::default())
+}
+
+/// `convert`, reading as `reading` says.
+pub fn convert_read(
+    value: Option<&Json>,
+    conv: &Conversion,
+    reading: Reading,
+) -> Result<Value, ConvError> {
     let v = match value {
         None | Some(Json::Null) => return Ok(Value::Null),
         Some(v) => v,
     };
+    if let Json::String(s) = v {
+        if let Some(format) = reading.format
+            && let Some(ts) = formatted(s, format)
+        {
+            return Ok(match conv {
+                Conversion::Epoch(_) => Value::Integer(ts.as_second()),
+                Conversion::Date => {
+                    Value::Text(ts.to_zoned_datetime(TimeZone::UTC).date().to_string())
+                }
+                _ => Value::Text(timestamp_text(ts)),
+            });
+        }
+        if reading.text_cells
+            && let Some(read) = text_cell(s, conv)
+        {
+            return convert(Some(&read), conv);
+        }
+    }
     let wrong = |extra: &str| ConvError {
         message: format!("expected {}, found {}{extra}", conv.expected(), describe(v)),
     };
@@ -209,6 +246,37 @@ pub fn convert(value: Option<&Json>, conv: &Conversion) -> Result<Value, ConvErr
             _ => return Err(wrong("")),
         },
     })
+}
+
+/// A CSV cell as the JSON value a conversion takes: `true`/`false` (any case) for a boolean,
+/// a whole number for a timestamp with a unit. `None`: read the text as it is.
+fn text_cell(s: &str, conv: &Conversion) -> Option<Json> {
+    let s = s.trim();
+    match conv {
+        Conversion::Boolean => match s.to_ascii_lowercase().as_str() {
+            "true" => Some(Json::Bool(true)),
+            "false" => Some(Json::Bool(false)),
+            _ => None,
+        },
+        Conversion::Timestamp(Some(_)) | Conversion::Epoch(Some(_)) => {
+            s.parse::<i64>().ok().map(Json::from)
+        }
+        _ => None,
+    }
+}
+
+/// A date-time in a strptime `format` (jiff's): with an offset (`%z`) it is that instant,
+/// without one it is read as UTC, as ISO 8601 text without a zone is.
+fn formatted(s: &str, format: &str) -> Option<Timestamp> {
+    let tm = jiff::fmt::strtime::parse(format, s.trim()).ok()?;
+    if tm.offset().is_some() {
+        return tm.to_timestamp().ok();
+    }
+    let dt = tm
+        .to_datetime()
+        .or_else(|_| tm.to_date().map(|d| d.to_datetime(civil::Time::midnight())))
+        .ok()?;
+    TimeZone::UTC.to_timestamp(dt).ok()
 }
 
 /// A date: a bare `YYYY-MM-DD` is kept; anything with a time goes through `timestamp`, so the date
@@ -371,6 +439,43 @@ mod tests {
             Conversion::Timestamp(None)
         );
         assert_eq!(Conversion::for_declared("DATE"), Conversion::Date);
+    }
+
+    #[test]
+    fn formats_and_text_cells() {
+        let forms = Reading {
+            format: Some("%m/%d/%Y %H:%M:%S"),
+            text_cells: true,
+        };
+        let read = |v: Json, c: Conversion, r: Reading| {
+            convert_read(Some(&v), &c, r).map_err(|e| e.message)
+        };
+        let t = Conversion::Timestamp(None);
+        assert_eq!(
+            read(json!("1/5/2026 9:05:33"), t.clone(), forms),
+            Ok(Value::Text("2026-01-05T09:05:33.000Z".into()))
+        );
+        assert_eq!(
+            read(json!("12/31/2025 23:59:59"), Conversion::Date, forms),
+            Ok(Value::Text("2025-12-31".into()))
+        );
+        // ISO 8601 still reads when the format does not match.
+        assert_eq!(
+            read(json!("2026-04-02T10:00:00Z"), t.clone(), forms),
+            Ok(Value::Text("2026-04-02T10:00:00.000Z".into()))
+        );
+        assert!(read(json!("13/45/2026 9:05:33"), t.clone(), forms).is_err());
+        assert_eq!(
+            read(json!("TRUE"), Conversion::Boolean, forms),
+            Ok(Value::Integer(1))
+        );
+        assert_eq!(
+            read(json!("60"), Conversion::Epoch(Some(Unit::Seconds)), forms),
+            Ok(Value::Integer(60))
+        );
+        // JSON keeps its kinds: text is no boolean there.
+        assert!(read(json!("true"), Conversion::Boolean, Reading::default()).is_err());
+        assert!(read(json!("yes"), Conversion::Boolean, forms).is_err());
     }
 
     #[test]

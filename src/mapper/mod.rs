@@ -98,6 +98,10 @@ pub struct ColumnPlan {
     /// The keys it reads from the top of the record, list elements left out
     /// (`contact_methods.address`), for `pii:`; `None` when it reads no record field.
     pub reads: Option<Vec<String>>,
+    /// `format:`: the strptime pattern of a timestamp, epoch or date column.
+    pub format: Option<String>,
+    /// `or_null: true`: a value the type cannot read, or out of bounds, is NULL, not an error.
+    pub or_null: bool,
 }
 
 /// The bounds of a number column; a value outside them is an error in the record.
@@ -150,6 +154,9 @@ impl Bounds {
 #[derive(Debug, Clone)]
 pub struct Level {
     pub each: PathExpr,
+    /// `each_field:`: `each` leads to an object whose fields (but these names) are the elements,
+    /// each read as `{name, value}`.
+    pub fields: Option<Vec<String>>,
     pub table: Option<usize>,
     pub children: Vec<Level>,
 }
@@ -199,6 +206,10 @@ pub struct Mapper {
     pub strict: bool,
     /// The source's files hold every record: rows whose key no file has are deleted at load.
     pub complete: bool,
+    /// `csv: {delimiter: ";"}`: the cell separator of the source's CSV files, else detected.
+    pub delimiter: Option<u8>,
+    /// `sheet:`: the sheet of the source's `*.xlsx` files to read, else the first.
+    pub sheet: Option<String>,
     pub spec: WriteSpec,
     pub columns: Vec<ColumnPlan>,
     pub child_specs: Vec<ChildSpec>,

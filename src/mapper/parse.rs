@@ -266,6 +266,8 @@ impl Parser<'_> {
             declared_at,
             privacy: None,
             reads: None,
+            format: None,
+            or_null: false,
         };
         if !v.is_object() {
             let path = self.path(v, pointer)?;
@@ -273,7 +275,7 @@ impl Parser<'_> {
         }
         let keys = &[
             "from", "value", "type", "unit", "sep", "required", "one_of", "min", "max", "above",
-            "below", "known_in", "privacy",
+            "below", "known_in", "privacy", "format", "or_null",
         ];
         let map = self.entries(v, pointer, &format!("column `{name}`"), keys)?;
         let source = match (map.get("from"), map.get("value")) {
@@ -323,6 +325,18 @@ impl Parser<'_> {
             plan.one_of = self.one_of(o, &child(pointer, "one_of"));
         }
         self.bounds(map, pointer, &mut plan);
+        if let Some(f) = map.get("format") {
+            plan.format = self.format(f, &child(pointer, "format"), &plan.conversion);
+        }
+        if let Some(v) = map.get("or_null") {
+            match v.as_bool() {
+                Some(b) => plan.or_null = b,
+                None => self.problem(
+                    Diagnostic::new("`or_null` must be `true` or `false`")
+                        .at(self.at(&child(pointer, "or_null"))),
+                ),
+            }
+        }
         if let Some(k) = map.get("known_in") {
             plan.known_in = self.known_in(k, &child(pointer, "known_in"));
         }
@@ -420,6 +434,34 @@ impl Parser<'_> {
             );
         }
         plan.bounds = bounds;
+    }
+
+    /// `format:`, a strptime pattern for a column of dates or times that jiff can read.
+    fn format(&mut self, v: &Json, pointer: &str, conversion: &Conversion) -> Option<String> {
+        let text = self.text(v, pointer, "`format`")?;
+        if !matches!(
+            conversion,
+            Conversion::Timestamp(_) | Conversion::Epoch(_) | Conversion::Date
+        ) {
+            self.problem(
+                Diagnostic::new(format!(
+                    "`format` reads dates and times, but the column is `{}`",
+                    conversion.name()
+                ))
+                .at(self.at(pointer))
+                .hint("add `type: timestamp`, `type: epoch` or `type: date`, or remove `format`"),
+            );
+            return None;
+        }
+        if !text.contains('%') {
+            self.problem(
+                Diagnostic::new(format!("`format: {text}` has no `%` field"))
+                    .at(self.at(pointer))
+                    .hint("write a strptime pattern such as `\"%m/%d/%Y %H:%M:%S\"`"),
+            );
+            return None;
+        }
+        Some(text.to_string())
     }
 
     /// `known_in: table.column`, a column of a table in schemas/.

@@ -116,7 +116,8 @@ fn quoted_commands() -> Vec<Quoted> {
 /// names it) is tried with `--help`, which checks the name alone; `weir …` stands for any command.
 fn command_lines(synopsis: &str) -> Vec<Vec<String>> {
     let plain = synopsis.replace(['[', ']', '…'], " ").replace("...", " ");
-    let words: Vec<&str> = plain.split_whitespace().collect();
+    let words = shell_words(&plain);
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
     if words.is_empty() {
         return Vec::new();
     }
@@ -148,6 +149,36 @@ fn command_lines(synopsis: &str) -> Vec<Vec<String>> {
         }
     }
     lines
+}
+
+/// Words as a shell splits them: at whitespace, but not inside double quotes (`"Payments API"`).
+fn shell_words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    let mut started = false;
+    for c in text.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                started = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if started {
+                    words.push(std::mem::take(&mut word));
+                }
+                started = false;
+            }
+            c => {
+                word.push(c);
+                started = true;
+            }
+        }
+    }
+    if started {
+        words.push(word);
+    }
+    words
 }
 
 /// The subcommand a command line names, if clap accepts the line, or why it refuses it.

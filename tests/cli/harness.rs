@@ -7,6 +7,9 @@ use tempfile::TempDir;
 
 pub const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
+/// The Monday after the sample's last pull (2026-11-20), as README's demo sets `WEIR_NOW`.
+pub const SAMPLE_NOW: &str = "2026-11-23T12:00:00Z";
+
 /// A weir project in a temp dir.
 pub struct Project {
     pub dir: TempDir,
@@ -56,13 +59,19 @@ impl Project {
         }
     }
 
-    /// The repository's own project: schemas, mappers, queries and the shipped raw_data.
+    /// The repository's own project: schemas, mappers, queries, checks and the shipped raw_data,
+    /// judged by the sample's clock (`SAMPLE_NOW` in `.env`), so freshness and volume checks
+    /// give the same results on any day.
     pub fn shipped() -> Project {
         let p = Project::empty();
-        for folder in ["schemas", "mappers", "queries", "raw_data"] {
+        for folder in ["schemas", "mappers", "queries", "raw_data", "checks"] {
             copy_dir(&Path::new(REPO).join(folder), &p.path(folder));
         }
         p.sample_env();
+        p.write(
+            ".env",
+            &format!("{}WEIR_NOW={SAMPLE_NOW}\n", p.read(".env")),
+        );
         p
     }
 

@@ -100,7 +100,7 @@ fn html_report_renders_in_headless_chromium() {
     let out = p.ok(&["report"]);
     assert_eq!(
         out.stderr,
-        "wrote output/report.html (13 reports, 13 charts)\n"
+        "wrote output/report.html (14 reports, 14 charts)\n"
     );
     assert!(out.stdout.is_empty());
     assert!(!p.path("output/.report.html.tmp").exists());
@@ -133,9 +133,9 @@ fn html_report_renders_in_headless_chromium() {
     assert_eq!(visit.requests, Vec::<String>::new(), "the page requested");
     let dom = visit.stdout;
     // The sorting script ran on every table.
-    assert_eq!(dom.matches("<table class=\"data\"").count(), 13);
-    assert_eq!(dom.matches("data-sortable=\"ready\"").count(), 13);
-    assert_eq!(dom.matches("<svg class=\"chart\"").count(), 13);
+    assert_eq!(dom.matches("<table class=\"data\"").count(), 14);
+    assert_eq!(dom.matches("data-sortable=\"ready\"").count(), 14);
+    assert_eq!(dom.matches("<svg class=\"chart\"").count(), 14);
 
     let monthly = charts(section(&dom, "incident_monthly"));
     assert_eq!(monthly.len(), 3);
@@ -143,7 +143,7 @@ fn html_report_renders_in_headless_chromium() {
     assert_eq!(counts, 16);
     assert_eq!(shapes(monthly[0]), (2, counts, 0));
     assert!(
-        monthly[0].contains("<title id=\"report-3-chart-1-title\">Incidents per month</title>")
+        monthly[0].contains("<title id=\"report-4-chart-1-title\">Incidents per month</title>")
     );
     assert!(monthly[0].contains("role=\"img\""));
     let split = values(
@@ -160,6 +160,9 @@ fn html_report_renders_in_headless_chromium() {
     // Long rows split by `series=`: one series per monitor state, a bar per row.
     let coverage = charts(section(&dom, "datadog_monitor_coverage"));
     assert_eq!(shapes(coverage[0]), (4, 0, 15));
+    // The survey: a line per question (series=), a point per quarter.
+    let survey = charts(section(&dom, "developer_survey_trends"));
+    assert_eq!(shapes(survey[0]), (3, 9, 0));
     // Reports without a declaration have only their table.
     assert!(charts(section(&dom, "github_repo_ownership")).is_empty());
 

@@ -1,4 +1,4 @@
-//! `--json`: one JSON object on stdout that says what run-etl, run-queries, run and validate did
+//! `--json`: one JSON object on stdout that says what run-etl, run-queries, run, check and validate did
 //! (sources with their counts, files written with their rows, problems with their place), for a
 //! good run and a failing one; the exit code is unchanged and human messages stay on stderr.
 
@@ -25,6 +25,7 @@ fn has_every_key(s: &Value) {
             "sources",
             "files",
             "checked",
+            "checks",
             "problems"
         ]
     );
@@ -125,7 +126,10 @@ fn run_lists_sources_and_files() {
     let s = summary(&p.ok(&["run", "--json"]));
     assert_eq!(s["command"], "run");
     assert!(!s["sources"].as_array().unwrap().is_empty());
-    assert_eq!(s["files"].as_array().unwrap().len(), p.reports().len());
+    // The reports, output/checks.csv and the failing rows of the sample's two warnings.
+    assert_eq!(p.files("output/check_failures").len(), 2);
+    assert_eq!(s["files"].as_array().unwrap().len(), p.reports().len() + 2);
+    assert_eq!(s["checks"].as_array().unwrap().len(), 29);
 }
 
 #[test]
@@ -152,6 +156,7 @@ fn a_failing_run_etl_prints_its_problems_and_keeps_its_exit_code() {
       "sources": [],
       "files": [],
       "checked": null,
+      "checks": null,
       "problems": [
         {
           "severity": "error",

@@ -1,11 +1,14 @@
 //! Integration tests: the real `weir` binary on project folders copied to a temp dir.
 
 mod bare_bodies;
+mod checks;
 mod chromium;
 mod completions;
+mod data_docs;
 mod docs;
 mod engines;
 mod errors;
+mod export;
 mod extract;
 mod extract_refresh;
 mod extract_setup;
@@ -14,10 +17,12 @@ mod fake_server;
 mod flags;
 mod harness;
 mod html_report;
+mod import;
 mod initialize;
 mod json;
 mod ledger;
 mod metrics;
+mod new_incident;
 mod privacy;
 mod properties;
 mod quarantine;
@@ -27,6 +32,7 @@ mod run;
 mod run_etl;
 mod run_queries;
 mod settings;
+mod spreadsheets;
 mod terminal;
 mod validate;
 mod workbook;
