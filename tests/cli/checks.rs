@@ -9,7 +9,7 @@ const NOW: &str = "2026-11-30T12:00:00Z";
 const SCHEMA: &str = "\
 CREATE TABLE orders (id TEXT PRIMARY KEY, customer_id TEXT, status TEXT, amount BIGINT, created_at TEXT);
 CREATE TABLE customers (id TEXT PRIMARY KEY, name TEXT);
-CREATE TABLE events (id TEXT PRIMARY KEY, at TEXT, at_epoch BIGINT);
+CREATE TABLE events (id TEXT PRIMARY KEY, \"at\" TEXT, at_epoch BIGINT);
 ";
 
 const ORDERS: &str = r#"{"id": "o1", "customer_id": "c1", "status": "paid", "amount": 10, "created_at": "2026-11-02T10:00:00Z"}
@@ -87,77 +87,80 @@ customers:
 
 #[test]
 fn every_kind_passes_or_fails_with_its_exact_failing_rows() {
-    for engine in engines() {
-        let p = shop(engine, &[1], EVERY_KIND);
-        let out = check(&p, engine, &[]);
-        assert_eq!(out.code, 4, "{}", out.transcript());
-        insta::assert_snapshot!(out.stderr, @r"
-        error orders_not_null_amount: 1 failing row: id=o3
-        pass  paid_orders_have_amounts
-        error orders_unique_customer_id_status: 1 failing row: customer_id=c1 status=paid
-        error orders_accepted_values_status: 1 failing row: id=o5
-        error orders_relationships_customer_id: 1 failing row: id=o3
-        error amounts_not_negative: 1 failing row: id=o6
-        error orders_row_count: 6 rows, expected at least 10
-        pass  orders_not_too_many
-        pass  customers_unique_id
-        pass  customers_accepted_values_name
-        checks: 4 passed, 0 warned, 6 failed
-        wrote output/checks.csv
-        error: 6 checks failed: `orders_not_null_amount`, `orders_unique_customer_id_status`, `orders_accepted_values_status`, `orders_relationships_customer_id`, `amounts_not_negative`, `orders_row_count`
-        ");
-        insta::assert_snapshot!(p.read("output/checks.csv").replace("\r\n", "\n"), @r"
-        check,table,kind,severity,status,failing_rows
-        orders_not_null_amount,orders,not_null,error,error,1
-        paid_orders_have_amounts,orders,not_null,error,pass,0
-        orders_unique_customer_id_status,orders,unique,error,error,1
-        orders_accepted_values_status,orders,accepted_values,error,error,1
-        orders_relationships_customer_id,orders,relationships,error,error,1
-        amounts_not_negative,orders,expression,error,error,1
-        orders_row_count,orders,row_count,error,error,1
-        orders_not_too_many,orders,row_count,error,pass,0
-        customers_unique_id,customers,unique,error,pass,0
-        customers_accepted_values_name,customers,accepted_values,error,pass,0
-        ");
-        let failures = |name: &str| {
-            p.read(&format!("output/check_failures/{name}.csv"))
-                .replace("\r\n", "\n")
-        };
-        assert_eq!(failures("orders_not_null_amount"), "id,amount\no3,\n");
-        assert_eq!(
-            failures("orders_unique_customer_id_status"),
-            "customer_id,status,duplicates\nc1,paid,2\n"
-        );
-        assert_eq!(
-            failures("orders_accepted_values_status"),
-            "id,status\no5,refnded\n"
-        );
-        assert_eq!(
-            failures("orders_relationships_customer_id"),
-            "id,customer_id\no3,c9\n"
-        );
-        assert_eq!(
-            failures("amounts_not_negative"),
-            "id,customer_id,status,amount,created_at\no6,c2,shipped,-5,2026-11-25T08:00:00.000Z\n"
-        );
-        assert_eq!(failures("orders_row_count"), "rows,min,max\n6,10,\n");
-        assert_eq!(
-            p.files("output/check_failures").len(),
-            6,
-            "a check that passes writes no failures file"
-        );
-        if engine == "sqlite" {
+    // One snapshot for every engine: they must agree.
+    insta::allow_duplicates! {
+        for engine in engines() {
+            let p = shop(engine, &[1], EVERY_KIND);
+            let out = check(&p, engine, &[]);
+            assert_eq!(out.code, 4, "{}", out.transcript());
+            insta::assert_snapshot!(out.stderr, @r"
+            error orders_not_null_amount: 1 failing row: id=o3
+            pass  paid_orders_have_amounts
+            error orders_unique_customer_id_status: 1 failing row: customer_id=c1 status=paid
+            error orders_accepted_values_status: 1 failing row: id=o5
+            error orders_relationships_customer_id: 1 failing row: id=o3
+            error amounts_not_negative: 1 failing row: id=o6
+            error orders_row_count: 6 rows, expected at least 10
+            pass  orders_not_too_many
+            pass  customers_unique_id
+            pass  customers_accepted_values_name
+            checks: 4 passed, 0 warned, 6 failed
+            wrote output/checks.csv
+            error: 6 checks failed: `orders_not_null_amount`, `orders_unique_customer_id_status`, `orders_accepted_values_status`, `orders_relationships_customer_id`, `amounts_not_negative`, `orders_row_count`
+            ");
+            insta::assert_snapshot!(p.read("output/checks.csv").replace("\r\n", "\n"), @r"
+            check,table,kind,severity,status,failing_rows
+            orders_not_null_amount,orders,not_null,error,error,1
+            paid_orders_have_amounts,orders,not_null,error,pass,0
+            orders_unique_customer_id_status,orders,unique,error,error,1
+            orders_accepted_values_status,orders,accepted_values,error,error,1
+            orders_relationships_customer_id,orders,relationships,error,error,1
+            amounts_not_negative,orders,expression,error,error,1
+            orders_row_count,orders,row_count,error,error,1
+            orders_not_too_many,orders,row_count,error,pass,0
+            customers_unique_id,customers,unique,error,pass,0
+            customers_accepted_values_name,customers,accepted_values,error,pass,0
+            ");
+            let failures = |name: &str| {
+                p.read(&format!("output/check_failures/{name}.csv"))
+                    .replace("\r\n", "\n")
+            };
+            assert_eq!(failures("orders_not_null_amount"), "id,amount\no3,\n");
             assert_eq!(
-                p.sql(
-                    engine,
-                    "SELECT load_id, check_name, status, failing_rows, checked_at FROM weir_checks \
-                     WHERE check_name LIKE 'orders_r%' ORDER BY check_name"
-                ),
-                [
-                    "1|orders_relationships_customer_id|error|1|2026-11-30T12:00:00Z",
-                    "1|orders_row_count|error|1|2026-11-30T12:00:00Z"
-                ]
+                failures("orders_unique_customer_id_status"),
+                "customer_id,status,duplicates\nc1,paid,2\n"
             );
+            assert_eq!(
+                failures("orders_accepted_values_status"),
+                "id,status\no5,refnded\n"
+            );
+            assert_eq!(
+                failures("orders_relationships_customer_id"),
+                "id,customer_id\no3,c9\n"
+            );
+            assert_eq!(
+                failures("amounts_not_negative"),
+                "id,customer_id,status,amount,created_at\no6,c2,shipped,-5,2026-11-25T08:00:00.000Z\n"
+            );
+            assert_eq!(failures("orders_row_count"), "rows,min,max\n6,10,\n");
+            assert_eq!(
+                p.files("output/check_failures").len(),
+                6,
+                "a check that passes writes no failures file"
+            );
+            if engine == "sqlite" {
+                assert_eq!(
+                    p.sql(
+                        engine,
+                        "SELECT load_id, check_name, status, failing_rows, checked_at FROM weir_checks \
+                         WHERE check_name LIKE 'orders_r%' ORDER BY check_name"
+                    ),
+                    [
+                        "1|orders_relationships_customer_id|error|1|2026-11-30T12:00:00Z",
+                        "1|orders_row_count|error|1|2026-11-30T12:00:00Z"
+                    ]
+                );
+            }
         }
     }
 }
@@ -264,36 +267,39 @@ orders:
     name: nothing_paid_late
     where: "status = 'refunded'"
 "#;
-    for engine in engines() {
-        let p = shop(engine, &[1], checks);
-        let out = check(&p, engine, &[]);
-        assert_eq!(out.code, 4, "{}", out.transcript());
-        insta::assert_snapshot!(out.stderr, @r"
-        warn  warns: the newest `created_at`, 2026-11-25T08:00:00Z, is 5d 4h old (warn after 2d)
-        error fails: the newest `created_at`, 2026-11-25T08:00:00Z, is 5d 4h old (error after 5d)
-        pass  fresh
-        warn  nothing_paid_late: no row has a `created_at`
-        checks: 1 passed, 2 warned, 1 failed
-        wrote output/checks.csv
-        error: check `fails` failed
-        ");
-        assert_eq!(
-            p.read("output/check_failures/warns.csv")
-                .replace("\r\n", "\n"),
-            "newest,now,age_seconds\n2026-11-25T08:00:00Z,2026-11-30T12:00:00Z,446400\n"
-        );
-        // From .env, a day later: everything is older.
-        p.write(".env", "WEIR_NOW=2026-12-01T12:00:00Z\n");
-        let out = p.weir(&["--engine", engine, "check", "--select", "fresh"]);
-        assert_eq!(out.code, 0, "{}", out.transcript());
-        assert!(out.stderr.contains("warn  fresh: the newest `created_at`, 2026-11-25T08:00:00Z, is 6d 4h old (warn after 6d)"), "{}", out.stderr);
-        p.write(".env", "WEIR_NOW=soon\n");
-        let out = p.weir(&["--engine", engine, "check"]);
-        assert_eq!(out.code, 1);
-        insta::assert_snapshot!(out.stderr, @r"
-        error: WEIR_NOW: `soon` is not a time
-          hint: write an RFC 3339 time such as `2026-11-30T12:00:00Z` or a date such as `2026-11-30`, or remove it to use the clock
-        ");
+    // One snapshot for every engine: they must agree.
+    insta::allow_duplicates! {
+        for engine in engines() {
+            let p = shop(engine, &[1], checks);
+            let out = check(&p, engine, &[]);
+            assert_eq!(out.code, 4, "{}", out.transcript());
+            insta::assert_snapshot!(out.stderr, @r"
+            warn  warns: the newest `created_at`, 2026-11-25T08:00:00Z, is 5d 4h old (warn after 2d)
+            error fails: the newest `created_at`, 2026-11-25T08:00:00Z, is 5d 4h old (error after 5d)
+            pass  fresh
+            warn  nothing_paid_late: no row has a `created_at`
+            checks: 1 passed, 2 warned, 1 failed
+            wrote output/checks.csv
+            error: check `fails` failed
+            ");
+            assert_eq!(
+                p.read("output/check_failures/warns.csv")
+                    .replace("\r\n", "\n"),
+                "newest,now,age_seconds\n2026-11-25T08:00:00Z,2026-11-30T12:00:00Z,446400\n"
+            );
+            // From .env, a day later: everything is older.
+            p.write(".env", "WEIR_NOW=2026-12-01T12:00:00Z\n");
+            let out = p.weir(&["--engine", engine, "check", "--select", "fresh"]);
+            assert_eq!(out.code, 0, "{}", out.transcript());
+            assert!(out.stderr.contains("warn  fresh: the newest `created_at`, 2026-11-25T08:00:00Z, is 6d 4h old (warn after 6d)"), "{}", out.stderr);
+            p.write(".env", "WEIR_NOW=soon\n");
+            let out = p.weir(&["--engine", engine, "check"]);
+            assert_eq!(out.code, 1);
+            insta::assert_snapshot!(out.stderr, @r"
+            error: WEIR_NOW: `soon` is not a time
+              hint: write an RFC 3339 time such as `2026-11-30T12:00:00Z` or a date such as `2026-11-30`, or remove it to use the clock
+            ");
+        }
     }
 }
 

@@ -162,7 +162,8 @@ fn the_manifest_and_the_csv_are_pinned() {
 fn a_round_trip_gives_the_same_rows() {
     for engine in engines() {
         let a = Project::shipped();
-        a.ok(&["--engine", engine, "run"]);
+        // The checks' results are not tables: the reports compared below are the queries'.
+        a.ok(&["--engine", engine, "run", "--no-checks"]);
         a.ok(&["--engine", engine, "export", "--to", "out"]);
         let b = fresh_like(&a);
         let from = a.path("out");
