@@ -2,7 +2,8 @@
 -- (a `Timestamp` column, optional `Team` and `Email Address`, then one column per question),
 -- loaded by mappers/developer_survey.yaml. A response is identified by its submission time and
 -- its line in the export (submitted_at, response_row); the email address is never stored.
--- respondent: NULL until the export's email addresses can be pseudonymised (see the mapper).
+-- respondent: the pseudonym of the export's `Email Address` (HMAC-SHA256, as for every source's
+-- emails), NULL when the form does not collect addresses.
 CREATE TABLE survey_responses (
     submitted_at TEXT NOT NULL,
     response_row BIGINT NOT NULL,

@@ -21,7 +21,7 @@ pub fn run(settings: &Settings) -> Result<()> {
     let schema = schema::read(&settings.root, scratch.as_ref()).map_err(Error::Problems)?;
     schema::ensure(scratch.as_mut(), &schema, false)?;
     let names = crate::mapper::sources(&settings.path("mappers")).map_err(anyhow::Error::from)?;
-    let mappers = super::run_etl::mappers(settings, &schema, &names)?;
+    let mappers = super::run_etl::read_mappers(settings, &schema, &names, None)?;
     let reports = report::list(&settings.root, settings.engine.name())?;
     let mut queries = Vec::new();
     for r in &reports {

@@ -45,7 +45,7 @@ pub fn run(settings: &Settings, opts: &Options) -> Result<()> {
     schema::check(engine.as_ref(), &schema)?;
     let tables = export::select(&schema.tables, opts.tables)?;
     let sources = mapper::sources(&settings.path("mappers")).map_err(anyhow::Error::from)?;
-    let mappers = super::run_etl::mappers(settings, &schema, &sources)?;
+    let mappers = super::run_etl::read_mappers(settings, &schema, &sources, None)?;
     let private = privacy::columns(&mappers);
 
     let to = settings.root.join(opts.to);

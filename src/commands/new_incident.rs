@@ -40,7 +40,7 @@ pub fn run(settings: &Settings, args: &Args) -> Result<()> {
     let mut scratch = engine::open(settings.engine, None, false, None)?;
     let schema = schema::read(&settings.root, scratch.as_ref()).map_err(Error::Problems)?;
     schema::ensure(scratch.as_mut(), &schema, false)?;
-    let mapper = super::run_etl::mappers(settings, &schema, &[SOURCE.to_string()])?
+    let mapper = super::run_etl::read_mappers(settings, &schema, &[SOURCE.to_string()], None)?
         .pop()
         .expect("one mapper per source asked for");
     let choices = Choices::of(&mapper);

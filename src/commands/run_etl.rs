@@ -162,7 +162,8 @@ pub(crate) fn hash_secret(settings: &Settings) -> Result<Option<Arc<Secret>>> {
     }
 }
 
-/// The mappers of `sources`, pseudonymising with `secret` when there is one.
+/// The mappers of `sources`, pseudonymising with `secret` when there is one. Commands that only
+/// read the mappers' shape (docs, export's privacy lists, scan-pii) pass `None`: they need no secret.
 pub(crate) fn read_mappers(
     settings: &Settings,
     schema: &Schema,

@@ -263,6 +263,7 @@ fn a_new_secret_reloads_every_pseudonymised_source() {
             "sentry_issue_events",
             "datadog_monitors",
             "datadog_synthetics",
+            "developer_survey",
         ]
         .iter()
         .any(|s| line.contains(&format!(" {s} ")));

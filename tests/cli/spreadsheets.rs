@@ -262,9 +262,18 @@ fn the_survey_report_counts_scores_per_question_and_quarter() {
          On-call is manageable (1-5),2026-Q1,4,4.3,100\r\n\
          On-call is manageable (1-5),2026-Q2,3,1.7,0\r\n"
     );
-    // The email address is stored nowhere.
+    // The email address is stored nowhere: only its pseudonym, here computed independently with
+    // `hmac.new(b"weir-sample-secret-for-the-shipped-data-only", b"a@example.com",
+    // hashlib.sha256).hexdigest()`.
     let dump = p.dump("warehouse.sqlite");
     assert!(!dump.contains("@example.com"), "{dump}");
+    assert_eq!(
+        p.sql(
+            "sqlite",
+            "SELECT respondent FROM survey_responses WHERE submitted_at LIKE '2026-01-15%'"
+        ),
+        ["1e0e865fd4c09b4e4139bb2e00d0daae8413f329f15605d59525c0daca28e175"]
+    );
     assert_eq!(
         p.sql(
             "sqlite",
