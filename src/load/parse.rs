@@ -71,6 +71,70 @@ pub(super) fn parse_file(
     bytes: Vec<u8>,
     emit: &mut dyn FnMut(Item),
 ) -> bool {
+    let mut records = RecordMapper {
+        mapper,
+        mapped: Mapped::default(),
+        errors: Vec::new(),
+    };
+    read_file(
+        mapper,
+        raw,
+        bytes,
+        emit,
+        &mut |ctx, page, record, pointer, index, emit| {
+            records.map(ctx, page, record, pointer, index, emit)
+        },
+    )
+}
+
+/// A raw record before any mapping, as `weir infer` reads it: what run-etl would map.
+pub struct RawRecord<'a> {
+    pub record: &'a Json,
+    pub page: &'a Page<'a>,
+    /// The record is the whole body of its file or page (no `records:` path led to it, and it
+    /// was not one element of a list or a JSONL line or a spreadsheet row).
+    pub whole_body: bool,
+}
+
+/// Reads the records of one file as run-etl would, handing each over unmapped; problems of the
+/// file (bad JSON, a `records:` path its body lacks) go to `problem`.
+pub fn read_raw(
+    mapper: &Mapper,
+    raw: &RawFile,
+    bytes: Vec<u8>,
+    problem: &mut dyn FnMut(Diagnostic),
+    each: &mut dyn FnMut(RawRecord),
+) -> bool {
+    let mut emit = |item: Item| {
+        if let Item::FileProblem(d) = item {
+            problem(d);
+        }
+    };
+    read_file(
+        mapper,
+        raw,
+        bytes,
+        &mut emit,
+        &mut |ctx, page, record, pointer, _, _| {
+            each(RawRecord {
+                record,
+                page,
+                whole_body: !page.text_cells
+                    && (pointer == "/body" || (pointer.is_empty() && ctx.line.is_none())),
+            })
+        },
+    )
+}
+
+/// Parses a file's bytes and hands each record to `on_record`; says whether the file held
+/// nothing at all.
+fn read_file(
+    mapper: &Mapper,
+    raw: &RawFile,
+    bytes: Vec<u8>,
+    emit: &mut dyn FnMut(Item),
+    on_record: &mut OnRecord,
+) -> bool {
     let file = raw.relative.as_str();
     let ext = raw.path.extension().and_then(|e| e.to_str()).unwrap_or("");
     let (text, bytes) = if ext == "xlsx" {
@@ -101,19 +165,6 @@ pub(super) fn parse_file(
         lacks_context: path_context.is_none() && !mapper.required_context().is_empty(),
         context_refused: false,
     };
-    let mut records = RecordMapper {
-        mapper,
-        mapped: Mapped::default(),
-        errors: Vec::new(),
-    };
-    let mut on_record = |ctx: &mut FileCtx,
-                         page: &Page,
-                         record: &Json,
-                         pointer: &str,
-                         index,
-                         emit: &mut dyn FnMut(Item)| {
-        records.map(ctx, page, record, pointer, index, emit)
-    };
     match ext {
         "csv" | "tsv" => {
             let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
@@ -123,14 +174,14 @@ pub(super) fn parse_file(
                 None => sheet::detect_delimiter(text),
             };
             sheet::csv_rows(file, text, delimiter, &mut |row| {
-                map_row(&mut ctx, &mut records, row, true, emit);
+                map_row(&mut ctx, on_record, row, true, emit);
             });
         }
         "xlsx" => sheet::xlsx_rows(file, bytes, mapper.sheet.as_deref(), &mut |row| {
-            map_row(&mut ctx, &mut records, row, false, emit);
+            map_row(&mut ctx, on_record, row, false, emit);
         }),
         "json" => match serde_json::from_str::<Json>(&text) {
-            Ok(v) => for_each_record(&v, &mut ctx, emit, &mut on_record),
+            Ok(v) => for_each_record(&v, &mut ctx, emit, on_record),
             Err(e) => emit(Item::FileProblem(json_error(file, &e, 0))),
         },
         "jsonl" | "ndjson" => {
@@ -141,7 +192,7 @@ pub(super) fn parse_file(
                 match serde_json::from_str::<Json>(line) {
                     Ok(v) => {
                         ctx.line = Some(i + 1);
-                        for_each_record(&v, &mut ctx, emit, &mut on_record);
+                        for_each_record(&v, &mut ctx, emit, on_record);
                     }
                     // One bad line is one bad record; the other lines still count.
                     Err(e) => emit(Item::FileProblem(json_error(file, &e, i))),
@@ -151,7 +202,7 @@ pub(super) fn parse_file(
         _ => match yaml::parse(&text) {
             Ok((v, spans)) => {
                 ctx.spans = Some(spans);
-                for_each_record(&v, &mut ctx, emit, &mut on_record);
+                for_each_record(&v, &mut ctx, emit, on_record);
             }
             Err(e) => emit(Item::FileProblem(
                 Diagnostic::new(format!("invalid YAML: {}", e.message))
@@ -165,7 +216,7 @@ pub(super) fn parse_file(
 /// Maps one spreadsheet row (CSV when `text_cells`), or hands over why it cannot be read.
 fn map_row(
     ctx: &mut FileCtx,
-    records: &mut RecordMapper,
+    on_record: &mut OnRecord,
     row: Result<Row, Diagnostic>,
     text_cells: bool,
     emit: &mut dyn FnMut(Item),
@@ -188,7 +239,7 @@ fn map_row(
         ..Page::default()
     };
     ctx.spans = Some(row.spans);
-    records.map(ctx, &page, &row.record, "", row.line, emit);
+    on_record(ctx, &page, &row.record, "", row.line, emit);
 }
 
 /// The file's text, or the problem that it is not UTF-8.

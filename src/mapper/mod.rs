@@ -267,6 +267,41 @@ impl Mapper {
     }
 }
 
+impl Mapper {
+    /// A mapper that maps nothing, to read a folder's raw records as a mapper with this
+    /// `records:` path would (`weir infer`, before there is a mapper).
+    pub fn reader(source: &str, file: &str, records: Option<Vec<String>>) -> Mapper {
+        Mapper {
+            source: source.to_string(),
+            file: file.to_string(),
+            files: None,
+            records: records.map(|segments| PathExpr {
+                root: Root::Current,
+                segments,
+            }),
+            context_from_path: None,
+            strict: false,
+            complete: false,
+            delimiter: None,
+            sheet: None,
+            spec: WriteSpec {
+                id: 0,
+                table: String::new(),
+                columns: Vec::new(),
+                key: Vec::new(),
+                version: None,
+            },
+            columns: Vec::new(),
+            child_specs: Vec::new(),
+            child_columns: Vec::new(),
+            levels: Vec::new(),
+            known: KeyTree::default(),
+            fingerprint: String::new(),
+            secret: None,
+        }
+    }
+}
+
 /// Reads and checks `file` (shown as `relative`) against `tables`. `schemas` is the folder that
 /// `one_of` files are relative to. `secret` pseudonymises; a mapper that needs it and lacks it
 /// still parses (`scan-pii` reads mappers without it): the loader refuses to load with it.
