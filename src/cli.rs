@@ -289,6 +289,32 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
     },
+    /// Propose schemas/NN_<source>.sql and mappers/<source>.yaml for a raw folder from the records
+    /// in it (read as run-etl reads them): column types from the values seen, nested objects
+    /// flattened, lists as child tables, a guessed key and version, personal fields
+    /// pseudonymised, and comments with counts and masked samples. Review the files, then
+    /// `weir validate` and `weir run-etl <source>`
+    Infer {
+        /// The source's raw folder, `raw_data/<source>`, from the project folder
+        #[arg(value_name = "FOLDER")]
+        folder: PathBuf,
+
+        /// Where the records are in each body, as dotted keys (e.g. `incidents` for PagerDuty's
+        /// `{"incidents": [...]}`) [default: the one list of objects every body holds, else
+        /// the body]
+        #[arg(long, value_name = "PATH")]
+        records: Option<String>,
+
+        /// A field of the key, as dotted keys for a nested one (repeatable, or comma-separated,
+        /// for a key of several fields) [default: an id-like field present and unique in every
+        /// record]
+        #[arg(long, value_name = "FIELD", num_args = 1.., value_delimiter = ',')]
+        key: Vec<String>,
+
+        /// Replace the source's schema file and mapper when they are already there
+        #[arg(long)]
+        force: bool,
+    },
     /// Write output/docs/: an entity-relationship diagram per source (<source>.svg) and index.html,
     /// every table with its columns, types, keys and schema comments, the mapper and raw folder
     /// that fill it and the reports that read it; opens offline
@@ -317,6 +343,7 @@ impl Command {
             Command::Extract(_) => ("extract", false),
             Command::Export { .. } => ("export", false),
             Command::Import { .. } => ("import", false),
+            Command::Infer { .. } => ("infer", false),
             Command::Completions { .. } => ("completions", false),
             Command::NewIncident { .. } => ("new-incident", false),
             Command::Docs => ("docs", false),

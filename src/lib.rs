@@ -12,6 +12,7 @@ pub mod error;
 pub mod export;
 pub mod extract;
 pub mod html;
+pub mod infer;
 pub mod load;
 pub mod lock;
 pub mod mapper;
@@ -97,6 +98,20 @@ fn dispatch(cli: Cli, summary: &mut Summary) -> Result<()> {
             },
         ),
         Command::Import { dir } => commands::import::run(&settings, &dir),
+        Command::Infer {
+            folder,
+            records,
+            key,
+            force,
+        } => commands::infer::run(
+            &settings,
+            &commands::infer::Args {
+                folder,
+                records,
+                key,
+                force,
+            },
+        ),
         Command::Completions { .. } => unreachable!("completions return above"),
         Command::Extract(args) => {
             // clap accepts only the vendors' names and `all`.

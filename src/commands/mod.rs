@@ -6,6 +6,7 @@ pub mod docs;
 pub mod export;
 pub mod extract;
 pub mod import;
+pub mod infer;
 pub mod initialize;
 pub mod new_incident;
 pub mod report;

@@ -223,13 +223,9 @@ pub fn read_records(
                 continue;
             }
         };
-        parse::read_raw(
-            mapper,
-            file,
-            bytes,
-            &mut |d| problems.push(d),
-            &mut |r| each(file, r),
-        );
+        parse::read_raw(mapper, file, bytes, &mut |d| problems.push(d), &mut |r| {
+            each(file, r)
+        });
     }
     (files.len(), problems)
 }
