@@ -34,7 +34,7 @@ pub fn run(settings: &Settings, args: &Args) -> Result<()> {
     ] {
         if settings.path(&existing).exists() && !args.force {
             return Err(Error::problem(
-                Diagnostic::new(format!("`{existing}` is already there"))
+                Diagnostic::new("the file is already there")
                     .at(Location::file(&existing))
                     .hint("`weir infer` never replaces a file unless told: pass `--force`, or move the file away"),
             ));
@@ -79,10 +79,10 @@ pub fn run(settings: &Settings, args: &Args) -> Result<()> {
     ));
     settings.say(format!(
         "records: {}; key: [{}]; version: {}",
-        proposal
-            .records_path
-            .as_ref()
-            .map_or("each body (or its list)".to_string(), |r| format!("`{r}`")),
+        proposal.records_path.as_ref().map_or(
+            "each body, or the elements of a list body".to_string(),
+            |r| format!("`{r}`")
+        ),
         proposal.key.join(", "),
         proposal.version.as_deref().unwrap_or("none")
     ));

@@ -18,6 +18,7 @@ mod flags;
 mod harness;
 mod html_report;
 mod import;
+mod infer;
 mod initialize;
 mod json;
 mod ledger;
