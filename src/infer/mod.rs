@@ -127,9 +127,8 @@ pub fn infer(req: &Request) -> Result<Proposal, Vec<Diagnostic>> {
     let sql_header = header.clone();
     if guessed && let Some(r) = &records_text {
         header.push(format!(
-            "records: guessed, the one list of objects in every body (`--records` picks another)"
+            "records: `{r}`, guessed: the one list of objects in every body (`--records` picks another)."
         ));
-        let _ = r;
     }
     header.push(match (req.key.is_empty(), &context_key.is_empty()) {
         (false, _) => "key: as `--key` named it.".into(),

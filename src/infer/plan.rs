@@ -145,11 +145,11 @@ pub fn plan(input: &Input) -> Plan {
         }
         None => {}
     }
-    let mut key = Vec::new();
-    for (i, c) in input.context_key.iter().enumerate() {
-        let _ = c;
-        key.push(columns[i].name.clone());
-    }
+    // The context columns come first.
+    let mut key: Vec<String> = columns[..input.context_key.len()]
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
     for path in input.key {
         if let Some(c) = columns.iter().find(|c| &c.from == path) {
             key.push(c.name.clone());
