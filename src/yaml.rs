@@ -42,6 +42,13 @@ impl Spans {
         self.keys.insert(pointer.to_string(), at);
     }
 
+    /// Moves every position `by` lines down (a JSONL line parsed alone).
+    pub fn shift_lines(&mut self, by: usize) {
+        for (line, _) in self.nodes.values_mut().chain(self.keys.values_mut()) {
+            *line += by;
+        }
+    }
+
     /// The nearest position at or above `pointer`: a missing key is reported at its parent's key.
     pub fn nearest(&self, pointer: &str) -> Option<(usize, usize)> {
         let mut p = pointer;
