@@ -311,6 +311,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_json_line_is_placed_by_its_columns_and_shifted_to_its_line() {
+        // A Singer message: JSON is YAML's flow style, so its fields have columns.
+        let line = r#"{"type": "RECORD", "stream": "s", "record": {"id": "x7", "n":2}}"#;
+        let (v, mut spans) = parse(line).unwrap();
+        assert_eq!(v["record"]["id"], "x7");
+        spans.shift_lines(41);
+        assert_eq!(spans.node("/record/id"), Some((42, 52)));
+        assert_eq!(spans.key("/record/n"), Some((42, 58)));
+    }
+
+    #[test]
     fn positions_of_nodes_and_keys() {
         let (v, spans) =
             parse("- name: a\n  stats:\n    n: NaN\n    t: 2026-05-01 10:00\n").unwrap();

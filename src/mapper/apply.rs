@@ -507,3 +507,18 @@ fn check_keys(value: &Json, known: &KeyTree, pointer: &str, errors: &mut Vec<Rec
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::field_name;
+
+    #[test]
+    fn a_pointer_reads_as_a_field() {
+        assert_eq!(field_name("/stats/time_of_rca"), "stats.time_of_rca");
+        assert_eq!(field_name("/root_causes/1"), "root_causes[1]");
+        assert_eq!(field_name(""), "(the record)");
+        // The special roots keep their name.
+        assert_eq!(field_name("$time_extracted"), "$time_extracted");
+        assert_eq!(field_name("$context/repo"), "$context.repo");
+    }
+}
