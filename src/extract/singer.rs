@@ -44,7 +44,7 @@ pub struct Tap<'a> {
 #[derive(Debug, Default)]
 pub struct TapStats {
     pub pages: usize,
-    pub messages: usize,
+    /// RECORD messages, of every stream.
     pub records: usize,
     /// The run was passed the saved state.
     pub resumed: bool,
@@ -266,7 +266,6 @@ fn read_messages(
         {
             pages.schemas.insert(stream.to_string(), line.clone());
         }
-        stats.messages += 1;
     }
     Ok((pages, state))
 }

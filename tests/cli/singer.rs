@@ -241,6 +241,25 @@ fn a_tap_that_cannot_run_or_prints_no_messages_is_refused() {
     let out = p.weir(&["extract", "singer", "tap_incidents"]);
     assert_eq!(out.code, 1, "clap refuses a missing tap: {}", out.stderr);
     assert!(out.stderr.contains("<TAP>"), "{}", out.stderr);
+    for n in ["0", "-1", "NaN", "inf", "1e20", "1000001", "2.5"] {
+        let out = p.weir(&[
+            "extract",
+            "singer",
+            "tap_incidents",
+            "--page-messages",
+            n,
+            "--",
+            "python3",
+            "tap.py",
+        ]);
+        assert_eq!(out.code, 1, "{n}: {}", out.stderr);
+        assert!(
+            out.stderr
+                .contains("expected a whole number from 1 to 1000000"),
+            "{n}: {}",
+            out.stderr
+        );
+    }
 }
 
 #[test]
@@ -324,4 +343,34 @@ fn a_singer_mapper_is_checked() {
     let out = p.weir(&["validate"]);
     assert_eq!(out.code, 1, "{}", out.transcript());
     insta::assert_snapshot!("singer_mapper_checked", out.stderr);
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "duckdb"),
+    ignore = "engine parity: this build has no DuckDB"
+)]
+fn a_singer_source_loads_alike_on_every_engine() {
+    let mut first: Option<(String, String)> = None;
+    for engine in crate::harness::engines() {
+        let p = project();
+        assert_eq!(extract(&p, "5", &["--page-messages", "4"], &[]).code, 0);
+        // A copy of incident 2 extracted earlier, in a file read last: the later one still wins.
+        p.write(
+            "raw_data/tap_incidents/zz-old.jsonl",
+            r#"{"type": "RECORD", "stream": "incidents", "record": {"id": 2, "title": "old"}, "time_extracted": "2026-01-01T00:00:00Z"}"#,
+        );
+        p.ok(&["--engine", engine, "run-etl"]);
+        let dump = p.dump_engine(engine, &[]);
+        assert!(
+            dump.contains("incident 2") && !dump.contains("old"),
+            "{dump}"
+        );
+        match &first {
+            None => first = Some((engine.to_string(), dump)),
+            Some((other, expected)) => {
+                crate::harness::assert_same(&dump, expected, &format!("{engine} vs {other}"));
+            }
+        }
+    }
 }
