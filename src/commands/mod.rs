@@ -5,6 +5,7 @@ pub mod completions;
 pub mod docs;
 pub mod export;
 pub mod extract;
+pub mod extract_singer;
 pub mod import;
 pub mod infer;
 pub mod initialize;

@@ -10,6 +10,7 @@ mod known;
 mod parse;
 mod pipeline;
 mod sheet;
+mod singer;
 mod writer;
 
 use std::collections::HashMap;

@@ -1,5 +1,6 @@
-//! A file's bytes -> JSON, JSONL or YAML values (or CSV and XLSX rows, from sheet.rs) -> page
-//! envelopes unwrapped -> mapped records, each placed at its file, line and column.
+//! A file's bytes -> JSON, JSONL or YAML values (or CSV and XLSX rows, from sheet.rs, or Singer
+//! messages, from singer.rs) -> page envelopes unwrapped -> mapped records, each placed at its
+//! file, line and column.
 
 use std::path::PathBuf;
 
@@ -8,6 +9,7 @@ use serde_json::Value as Json;
 use super::files::RawFile;
 use super::pipeline::{Item, Rec, Reject, Strict};
 use super::sheet::{self, Row};
+use super::singer;
 use crate::bookkeeping::Rejected;
 use crate::engine::Value;
 use crate::error::{Diagnostic, Location};
@@ -164,7 +166,12 @@ fn read_file(
         path_context: path_context.as_ref(),
         lacks_context: path_context.is_none() && !mapper.required_context().is_empty(),
         context_refused: false,
+        line_text: None,
     };
+    if let Some(tap) = &mapper.singer {
+        singer::messages(tap, &text, ext, &mut ctx, on_record, emit);
+        return false;
+    }
     match ext {
         "csv" | "tsv" => {
             let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
@@ -257,7 +264,7 @@ fn utf8(file: &str, bytes: Vec<u8>, emit: &mut dyn FnMut(Item)) -> Option<String
 }
 
 /// Maps records one by one, reusing its buffers.
-struct RecordMapper<'a> {
+pub(super) struct RecordMapper<'a> {
     mapper: &'a Mapper,
     mapped: Mapped,
     errors: Vec<RecordError>,
@@ -265,7 +272,7 @@ struct RecordMapper<'a> {
 
 impl RecordMapper<'_> {
     /// Maps `record` (at `pointer` in its file) and hands over the record or its rejection.
-    fn map(
+    pub(super) fn map(
         &mut self,
         ctx: &mut FileCtx,
         page: &Page,
@@ -277,6 +284,13 @@ impl RecordMapper<'_> {
         let mapper = self.mapper;
         self.errors.clear();
         mapper.map(page, record, index, &mut self.mapped, &mut self.errors);
+        if !self.errors.is_empty() && ctx.spans.is_none() {
+            // Only a bad record pays for placing its fields in the line.
+            ctx.spans = ctx
+                .line_text
+                .zip(ctx.line)
+                .and_then(|(t, l)| line_spans(t, l));
+        }
         let strict = strict_key(mapper, &self.mapped.row, ctx, pointer, record);
         if self.errors.is_empty() {
             emit(Item::Record(Box::new(Rec {
@@ -328,7 +342,15 @@ fn line_col(bytes: &[u8], offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-fn json_error(file: &str, e: &serde_json::Error, line_offset: usize) -> Diagnostic {
+/// Where each field of a one-line JSON value on line `line` is (JSON is YAML's flow style), or
+/// none when the YAML reader cannot follow the line.
+pub(super) fn line_spans(text: &str, line: usize) -> Option<Spans> {
+    let (_, mut spans) = yaml::parse(text).ok()?;
+    spans.shift_lines(line - 1);
+    Some(spans)
+}
+
+pub(super) fn json_error(file: &str, e: &serde_json::Error, line_offset: usize) -> Diagnostic {
     Diagnostic::new(
         format!("invalid JSON: {e}")
             .replace(&format!(" at line {} column {}", e.line(), e.column()), ""),
@@ -336,26 +358,31 @@ fn json_error(file: &str, e: &serde_json::Error, line_offset: usize) -> Diagnost
     .at(Location::at(file, e.line() + line_offset, e.column()))
 }
 
-struct FileCtx<'a> {
-    mapper: &'a Mapper,
-    file: &'a str,
+pub(super) struct FileCtx<'a> {
+    pub(super) mapper: &'a Mapper,
+    pub(super) file: &'a str,
     /// The file below its source folder.
     within: &'a str,
-    spans: Option<Spans>,
+    pub(super) spans: Option<Spans>,
     /// The line of the current JSONL value: a line without an envelope is one record.
-    line: Option<usize>,
+    pub(super) line: Option<usize>,
     /// The `$context` of values without an envelope, from the file's path.
-    path_context: Option<&'a Json>,
+    pub(super) path_context: Option<&'a Json>,
     /// Values without an envelope lack a context their rows need (decided once per file).
-    lacks_context: bool,
+    pub(super) lacks_context: bool,
     /// That has been said.
-    context_refused: bool,
+    pub(super) context_refused: bool,
+    /// The text of the current line, when a bad record's fields are to be placed in it (Singer).
+    pub(super) line_text: Option<&'a str>,
 }
 
 impl FileCtx<'_> {
     /// A record problem, placed as exactly as the file allows.
     fn diagnostic(&self, record_pointer: &str, e: RecordError) -> Diagnostic {
-        let full = if e.pointer.starts_with('$') {
+        let full = if e.pointer == "$time_extracted" && self.line_text.is_some() {
+            // The Singer message's own field, beside its `record`.
+            "/time_extracted".to_string()
+        } else if e.pointer.starts_with('$') {
             e.pointer.clone()
         } else {
             format!("{record_pointer}{}", e.pointer)
@@ -368,8 +395,9 @@ impl FileCtx<'_> {
             } else {
                 spans.nearest(&full)
             };
-            if let Some((l, c)) = pos {
-                location = Location::at(self.file, l, c);
+            match pos {
+                Some((l, c)) => location = Location::at(self.file, l, c),
+                None => location.line = self.line,
             }
             field = e.field;
         } else {
@@ -391,7 +419,7 @@ impl FileCtx<'_> {
 
     /// A value without an envelope, in a source whose rows need a `$context` that its path does
     /// not give: one problem for the file.
-    fn no_context(&self) -> Diagnostic {
+    pub(super) fn no_context(&self) -> Diagnostic {
         let mapper = self.mapper;
         let keys = mapper.required_context();
         let named: Vec<String> = keys.iter().map(|k| format!("`$context.{k}`")).collect();
@@ -470,7 +498,8 @@ impl FileCtx<'_> {
     }
 }
 
-type OnRecord<'f> = dyn FnMut(&mut FileCtx, &Page, &Json, &str, usize, &mut dyn FnMut(Item)) + 'f;
+pub(super) type OnRecord<'f> =
+    dyn FnMut(&mut FileCtx, &Page, &Json, &str, usize, &mut dyn FnMut(Item)) + 'f;
 
 /// Unwraps a page envelope, finds the record list and calls `f` per record with its pointer.
 fn for_each_record(value: &Json, ctx: &mut FileCtx, emit: &mut dyn FnMut(Item), f: &mut OnRecord) {

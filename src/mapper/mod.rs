@@ -36,9 +36,11 @@ pub enum Root {
     Source,
     File,
     Record,
+    /// A Singer RECORD's `time_extracted`.
+    TimeExtracted,
 }
 
-const ROOTS: [(&str, Root); 8] = [
+const ROOTS: [(&str, Root); 9] = [
     ("$parent", Root::Parent),
     ("$root", Root::Top),
     ("$fetched_at", Root::FetchedAt),
@@ -47,6 +49,7 @@ const ROOTS: [(&str, Root); 8] = [
     ("$source", Root::Source),
     ("$file", Root::File),
     ("$record", Root::Record),
+    ("$time_extracted", Root::TimeExtracted),
 ];
 
 /// A path into a record: a root and key/index segments.
@@ -150,6 +153,16 @@ impl Bounds {
     }
 }
 
+/// `singer: {stream: …, key_properties: true}`: which stream of a Singer tap's output is the
+/// source's records, and whether its key is the SCHEMA's `key_properties`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Singer {
+    pub stream: String,
+    /// With `key_properties: true`: the record properties the key columns read, in key order,
+    /// which every SCHEMA of the stream must name as its `key_properties` (in any order).
+    pub key_properties: Option<Vec<String>>,
+}
+
 /// A nested list to iterate: rows for `table` (an index into `child_specs`) and deeper levels.
 #[derive(Debug, Clone)]
 pub struct Level {
@@ -210,6 +223,8 @@ pub struct Mapper {
     pub delimiter: Option<u8>,
     /// `sheet:`: the sheet of the source's `*.xlsx` files to read, else the first.
     pub sheet: Option<String>,
+    /// `singer:`: the files hold a Singer tap's messages, and this stream's RECORDs are the records.
+    pub singer: Option<Singer>,
     pub spec: WriteSpec,
     pub columns: Vec<ColumnPlan>,
     pub child_specs: Vec<ChildSpec>,
@@ -284,6 +299,7 @@ impl Mapper {
             complete: false,
             delimiter: None,
             sheet: None,
+            singer: None,
             spec: WriteSpec {
                 id: 0,
                 table: String::new(),

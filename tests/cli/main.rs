@@ -33,6 +33,7 @@ mod run;
 mod run_etl;
 mod run_queries;
 mod settings;
+mod singer;
 mod spreadsheets;
 mod terminal;
 mod validate;
