@@ -268,7 +268,7 @@ pub enum Command {
         dir: PathBuf,
     },
     /// Fetch vendors' API pages into raw_data/<vendor>_<entity>/ (credentials from the
-    /// environment or .env, listed below)
+    /// environment or .env, listed below), or run a Singer tap with `extract singer`
     #[command(after_help = extract::variables_help())]
     Extract(ExtractArgs),
     /// Append a postmortem entry for a new incident to raw_data/incidents/ (the file is made when
@@ -288,6 +288,32 @@ pub enum Command {
         /// raw_data/incidents/<year>.yaml]
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
+    },
+    /// Propose schemas/NN_<source>.sql and mappers/<source>.yaml for a raw folder from the records
+    /// in it (read as run-etl reads them): column types from the values seen, nested objects
+    /// flattened, lists as child tables, a guessed key and version, personal fields
+    /// pseudonymised, and comments with counts and masked samples. Review the files, then
+    /// `weir validate` and `weir run-etl <source>`
+    Infer {
+        /// The source's raw folder, `raw_data/<source>`, from the project folder
+        #[arg(value_name = "FOLDER")]
+        folder: PathBuf,
+
+        /// Where the records are in each body, as dotted keys (e.g. `incidents` for PagerDuty's
+        /// `{"incidents": [...]}`) [default: the one list of objects every body holds, else
+        /// the body]
+        #[arg(long, value_name = "PATH")]
+        records: Option<String>,
+
+        /// A field of the key, as dotted keys for a nested one (repeatable, or comma-separated,
+        /// for a key of several fields) [default: an id-like field present and unique in every
+        /// record]
+        #[arg(long, value_name = "FIELD", num_args = 1.., value_delimiter = ',')]
+        key: Vec<String>,
+
+        /// Replace the source's schema file and mapper when they are already there
+        #[arg(long)]
+        force: bool,
     },
     /// Write output/docs/: an entity-relationship diagram per source (<source>.svg) and index.html,
     /// every table with its columns, types, keys and schema comments, the mapper and raw folder
@@ -317,6 +343,7 @@ impl Command {
             Command::Extract(_) => ("extract", false),
             Command::Export { .. } => ("export", false),
             Command::Import { .. } => ("import", false),
+            Command::Infer { .. } => ("infer", false),
             Command::Completions { .. } => ("completions", false),
             Command::NewIncident { .. } => ("new-incident", false),
             Command::Docs => ("docs", false),
@@ -324,15 +351,46 @@ impl Command {
     }
 }
 
+/// What `weir extract` runs instead of a vendor.
+#[derive(Debug, Subcommand)]
+pub enum ExtractCommand {
+    /// Run a Singer tap (a program on PATH, or a path) and keep what it prints in
+    /// raw_data/<SOURCE>/ as JSONL pages, e.g. `weir extract singer jira -- tap-jira --config
+    /// jira.json`. The state the last run saved (raw_data/<SOURCE>.state.json) is passed as
+    /// `--state FILE`; the tap's last STATE is saved there once it exits 0 and every page is on
+    /// disk. A tap that fails advances nothing
+    Singer(SingerArgs),
+}
+
+/// What `weir extract singer` takes.
+#[derive(Debug, Args)]
+pub struct SingerArgs {
+    /// The source: the folder of raw_data/ its messages go to, and the name of its mapper
+    pub source: String,
+
+    /// Messages per page file (1 to 1000000); a page also ends at 16 MiB
+    #[arg(long, value_name = "N", default_value = "10000", value_parser = page_messages,
+          allow_negative_numbers = true)]
+    pub page_messages: u32,
+
+    /// The tap's command and its arguments, after `--`
+    #[arg(last = true, required = true, value_name = "TAP")]
+    pub command: Vec<String>,
+}
+
 /// What `weir extract` takes.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct ExtractArgs {
+    #[command(subcommand)]
+    pub tap: Option<ExtractCommand>,
+
     /// The vendor, or `all`: every vendor whose credentials are set (the others are named and
-    /// skipped)
-    #[arg(value_parser = PossibleValuesParser::new(
+    /// skipped; `all` never runs a Singer tap)
+    #[arg(required = true, value_parser = PossibleValuesParser::new(
         extract::VENDORS.iter().map(|v| v.name).chain(["all"])
     ))]
-    pub vendor: String,
+    pub vendor: Option<String>,
 
     /// Only this entity (repeatable), e.g. `incidents` [default: all of the vendor's]
     #[arg(long = "entity", value_name = "NAME")]
@@ -431,6 +489,11 @@ fn timeout_seconds(text: &str) -> Result<Duration, String> {
 /// `--retries`: 0 tries each request once.
 fn retries(text: &str) -> Result<u32, String> {
     whole(text, 0..=20)
+}
+
+/// `--page-messages`: at least one message a page.
+fn page_messages(text: &str) -> Result<u32, String> {
+    whole(text, 1..=1_000_000)
 }
 
 /// `--jobs`: at least one reader.

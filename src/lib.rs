@@ -12,6 +12,7 @@ pub mod error;
 pub mod export;
 pub mod extract;
 pub mod html;
+pub mod infer;
 pub mod load;
 pub mod lock;
 pub mod mapper;
@@ -97,11 +98,37 @@ fn dispatch(cli: Cli, summary: &mut Summary) -> Result<()> {
             },
         ),
         Command::Import { dir } => commands::import::run(&settings, &dir),
+        Command::Infer {
+            folder,
+            records,
+            key,
+            force,
+        } => commands::infer::run(
+            &settings,
+            &commands::infer::Args {
+                folder,
+                records,
+                key,
+                force,
+            },
+        ),
         Command::Completions { .. } => unreachable!("completions return above"),
+        Command::Extract(cli::ExtractArgs {
+            tap: Some(cli::ExtractCommand::Singer(tap)),
+            ..
+        }) => {
+            let args = commands::extract_singer::Args {
+                source: tap.source,
+                command: tap.command,
+                page_messages: tap.page_messages as usize,
+            };
+            commands::extract_singer::run(&settings, &args)
+        }
         Command::Extract(args) => {
-            // clap accepts only the vendors' names and `all`.
-            let all = extract::Vendor::named(&args.vendor).is_none();
-            let vendors = match extract::Vendor::named(&args.vendor) {
+            // clap accepts only the vendors' names and `all`, and requires one without `singer`.
+            let vendor = args.vendor.as_deref().unwrap_or("all");
+            let all = extract::Vendor::named(vendor).is_none();
+            let vendors = match extract::Vendor::named(vendor) {
                 Some(vendor) => vec![vendor],
                 None => extract::VENDORS.to_vec(),
             };

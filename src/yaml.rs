@@ -42,6 +42,13 @@ impl Spans {
         self.keys.insert(pointer.to_string(), at);
     }
 
+    /// Moves every position `by` lines down (a JSONL line parsed alone).
+    pub fn shift_lines(&mut self, by: usize) {
+        for (line, _) in self.nodes.values_mut().chain(self.keys.values_mut()) {
+            *line += by;
+        }
+    }
+
     /// The nearest position at or above `pointer`: a missing key is reported at its parent's key.
     pub fn nearest(&self, pointer: &str) -> Option<(usize, usize)> {
         let mut p = pointer;
@@ -302,6 +309,17 @@ fn resolve_plain(text: String) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_json_line_is_placed_by_its_columns_and_shifted_to_its_line() {
+        // A Singer message: JSON is YAML's flow style, so its fields have columns.
+        let line = r#"{"type": "RECORD", "stream": "s", "record": {"id": "x7", "n":2}}"#;
+        let (v, mut spans) = parse(line).unwrap();
+        assert_eq!(v["record"]["id"], "x7");
+        spans.shift_lines(41);
+        assert_eq!(spans.node("/record/id"), Some((42, 52)));
+        assert_eq!(spans.key("/record/n"), Some((42, 58)));
+    }
 
     #[test]
     fn positions_of_nodes_and_keys() {

@@ -1,7 +1,8 @@
 //! `weir extract <vendor|all>`: fetches vendors' list endpoints page by page into
 //! raw_data/<vendor>_<entity>/ as weir page envelopes, and keeps high-water marks in
 //! raw_data/<vendor>.state.json. With `all`, a vendor whose credentials are not set is named
-//! and skipped; only when none is set does the run fail.
+//! and skipped; only when none is set does the run fail. (`extract singer` is
+//! `extract_singer.rs`.)
 
 use std::time::Duration;
 
@@ -196,6 +197,9 @@ fn failure(vendor: &str, e: ExtractError) -> Error {
         }
         ExtractError::Http(http::HttpError::GaveUp { .. })
         | ExtractError::Write { .. }
+        | ExtractError::TapNotStarted { .. }
+        | ExtractError::TapFailed { .. }
+        | ExtractError::TapOutput { .. }
         | ExtractError::Client { .. }
         | ExtractError::Runtime { .. } => Error::Internal(anyhow::anyhow!(message)),
     }

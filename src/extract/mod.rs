@@ -19,6 +19,7 @@ mod pagerduty;
 mod pages;
 mod refresh;
 pub mod sentry;
+pub mod singer;
 mod state;
 
 use std::future::Future;
@@ -134,6 +135,36 @@ pub enum ExtractError {
     StateInvalid { path: String, reason: String },
     #[error("cannot write `{path}`: {reason}")]
     Write { path: String, reason: String },
+    #[error("the tap `{program}` cannot be started: {reason}")]
+    TapNotStarted {
+        program: String,
+        reason: String,
+        /// No such program.
+        missing: bool,
+    },
+    #[error("the tap `{program}` {status}{}", stderr_tail(.stderr))]
+    TapFailed {
+        program: String,
+        /// `exited 3`, or how else it ended.
+        status: String,
+        /// Its last lines on stderr.
+        stderr: Vec<String>,
+    },
+    #[error("line {line} of the tap's output is refused: {reason}")]
+    TapOutput { line: usize, reason: String },
+}
+
+/// The last lines a failed tap wrote on stderr, to end its error with.
+fn stderr_tail(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return ", saying nothing on stderr".into();
+    }
+    let mut out = String::from("; its stderr ended with:");
+    for l in lines {
+        out.push_str("\n  | ");
+        out.push_str(l);
+    }
+    out
 }
 
 /// The time window of incremental entities.
@@ -268,11 +299,15 @@ pub fn run(vendor: &Vendor, req: &Request) -> Result<Vec<EntityStats>, ExtractEr
         .map_err(|e| ExtractError::Runtime {
             reason: e.to_string(),
         })?;
-    let stamp = Timestamp::now()
+    runtime.block_on((vendor.extract)(req, &stamp()))
+}
+
+/// What a run's page names start with: the time it started, to the millisecond.
+pub fn stamp() -> String {
+    Timestamp::now()
         .strftime("%Y%m%dT%H%M%S%.3fZ")
         .to_string()
-        .replace('.', "");
-    runtime.block_on((vendor.extract)(req, &stamp))
+        .replace('.', "")
 }
 
 #[cfg(test)]
@@ -292,6 +327,7 @@ mod tests {
             include_str!("http.rs"),
             include_str!("pages.rs"),
             include_str!("state.rs"),
+            include_str!("singer.rs"),
         ];
         let known: Vec<&str> = VENDORS
             .iter()

@@ -71,28 +71,37 @@ impl Pages {
             let _ = std::fs::remove_file(&temp);
             return Err(fail(&temp, e));
         }
-        for k in 1.. {
-            let name = if k == 1 {
-                format!("{base}.json")
-            } else {
-                format!("{base}-{k}.json")
-            };
-            let target = self.dir.join(&name);
-            // A hard link fails when the name is taken, where a rename would replace the file.
-            match std::fs::hard_link(&temp, &target) {
-                Ok(()) => {
-                    let _ = std::fs::remove_file(&temp);
-                    return Ok(());
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => {
-                    let _ = std::fs::remove_file(&temp);
-                    return Err(fail(&target, e));
-                }
+        place(&temp, &self.dir, &base, "json")
+    }
+}
+
+/// Moves the finished, synced `temp` into `dir` as `<base>.<ext>`, or `<base>-2.<ext>` and so on
+/// when the name is taken (raw data is history: a page never replaces another).
+pub(super) fn place(temp: &Path, dir: &Path, base: &str, ext: &str) -> Result<(), ExtractError> {
+    for k in 1.. {
+        let name = if k == 1 {
+            format!("{base}.{ext}")
+        } else {
+            format!("{base}-{k}.{ext}")
+        };
+        let target = dir.join(&name);
+        // A hard link fails when the name is taken, where a rename would replace the file.
+        match std::fs::hard_link(temp, &target) {
+            Ok(()) => {
+                let _ = std::fs::remove_file(temp);
+                return Ok(());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                let _ = std::fs::remove_file(temp);
+                return Err(ExtractError::Write {
+                    path: target.display().to_string(),
+                    reason: e.to_string(),
+                });
             }
         }
-        unreachable!("some name is free")
     }
+    unreachable!("some name is free")
 }
 
 /// The fetch time a page keeps, to the millisecond: it is the version of every record on the page,

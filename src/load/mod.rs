@@ -10,6 +10,7 @@ mod known;
 mod parse;
 mod pipeline;
 mod sheet;
+mod singer;
 mod writer;
 
 use std::collections::HashMap;
@@ -23,7 +24,7 @@ use crate::progress::Progress;
 use files::plan;
 pub use files::{RawFile, raw_files, relative_path};
 pub use known::unknown_values;
-pub use parse::check_text;
+pub use parse::{RawRecord, check_text};
 use pipeline::{Item, Job, pipeline};
 use writer::Writer;
 
@@ -197,4 +198,35 @@ pub(super) fn refused_rows(source: &str, e: &anyhow::Error) -> Diagnostic {
     Diagnostic::new(format!("the database refused rows of this source: {e:#}"))
         .at(Location::file(format!("raw_data/{source}/")))
         .hint("fix the records, or the table's constraints in schemas/")
+}
+
+/// Every raw record of the folder `dir`, read as run-etl reads it with `mapper` (its `records:`,
+/// `csv:` and `sheet:`), unmapped, in file order: what `weir infer` profiles. Returns the number
+/// of raw files read, and every problem of the files (they are not skipped silently).
+pub fn read_records(
+    mapper: &Mapper,
+    root: &Path,
+    dir: &Path,
+    each: &mut dyn FnMut(&RawFile, RawRecord),
+) -> (usize, Problems) {
+    let mut problems = Problems::default();
+    let mut skipped = Vec::new();
+    let files = raw_files(dir, root, &mut problems, &mut skipped);
+    for file in &files {
+        let bytes = match std::fs::read(&file.path) {
+            Ok(b) => b,
+            Err(e) => {
+                problems.push(
+                    Diagnostic::new(format!("cannot read the file: {e}"))
+                        .at(Location::file(&file.relative))
+                        .hint("check the file and its folder's permissions"),
+                );
+                continue;
+            }
+        };
+        parse::read_raw(mapper, file, bytes, &mut |d| problems.push(d), &mut |r| {
+            each(file, r)
+        });
+    }
+    (files.len(), problems)
 }

@@ -1,5 +1,6 @@
-//! A file's bytes -> JSON, JSONL or YAML values (or CSV and XLSX rows, from sheet.rs) -> page
-//! envelopes unwrapped -> mapped records, each placed at its file, line and column.
+//! A file's bytes -> JSON, JSONL or YAML values (or CSV and XLSX rows, from sheet.rs, or Singer
+//! messages, from singer.rs) -> page envelopes unwrapped -> mapped records, each placed at its
+//! file, line and column.
 
 use std::path::PathBuf;
 
@@ -8,6 +9,7 @@ use serde_json::Value as Json;
 use super::files::RawFile;
 use super::pipeline::{Item, Rec, Reject, Strict};
 use super::sheet::{self, Row};
+use super::singer;
 use crate::bookkeeping::Rejected;
 use crate::engine::Value;
 use crate::error::{Diagnostic, Location};
@@ -71,6 +73,70 @@ pub(super) fn parse_file(
     bytes: Vec<u8>,
     emit: &mut dyn FnMut(Item),
 ) -> bool {
+    let mut records = RecordMapper {
+        mapper,
+        mapped: Mapped::default(),
+        errors: Vec::new(),
+    };
+    read_file(
+        mapper,
+        raw,
+        bytes,
+        emit,
+        &mut |ctx, page, record, pointer, index, emit| {
+            records.map(ctx, page, record, pointer, index, emit)
+        },
+    )
+}
+
+/// A raw record before any mapping, as `weir infer` reads it: what run-etl would map.
+pub struct RawRecord<'a> {
+    pub record: &'a Json,
+    pub page: &'a Page<'a>,
+    /// The record is the whole body of its file or page (no `records:` path led to it, and it
+    /// was not one element of a list or a JSONL line or a spreadsheet row).
+    pub whole_body: bool,
+}
+
+/// Reads the records of one file as run-etl would, handing each over unmapped; problems of the
+/// file (bad JSON, a `records:` path its body lacks) go to `problem`.
+pub fn read_raw(
+    mapper: &Mapper,
+    raw: &RawFile,
+    bytes: Vec<u8>,
+    problem: &mut dyn FnMut(Diagnostic),
+    each: &mut dyn FnMut(RawRecord),
+) -> bool {
+    let mut emit = |item: Item| {
+        if let Item::FileProblem(d) = item {
+            problem(d);
+        }
+    };
+    read_file(
+        mapper,
+        raw,
+        bytes,
+        &mut emit,
+        &mut |ctx, page, record, pointer, _, _| {
+            each(RawRecord {
+                record,
+                page,
+                whole_body: !page.text_cells
+                    && (pointer == "/body" || (pointer.is_empty() && ctx.line.is_none())),
+            })
+        },
+    )
+}
+
+/// Parses a file's bytes and hands each record to `on_record`; says whether the file held
+/// nothing at all.
+fn read_file(
+    mapper: &Mapper,
+    raw: &RawFile,
+    bytes: Vec<u8>,
+    emit: &mut dyn FnMut(Item),
+    on_record: &mut OnRecord,
+) -> bool {
     let file = raw.relative.as_str();
     let ext = raw.path.extension().and_then(|e| e.to_str()).unwrap_or("");
     let (text, bytes) = if ext == "xlsx" {
@@ -100,20 +166,12 @@ pub(super) fn parse_file(
         path_context: path_context.as_ref(),
         lacks_context: path_context.is_none() && !mapper.required_context().is_empty(),
         context_refused: false,
+        line_text: None,
     };
-    let mut records = RecordMapper {
-        mapper,
-        mapped: Mapped::default(),
-        errors: Vec::new(),
-    };
-    let mut on_record = |ctx: &mut FileCtx,
-                         page: &Page,
-                         record: &Json,
-                         pointer: &str,
-                         index,
-                         emit: &mut dyn FnMut(Item)| {
-        records.map(ctx, page, record, pointer, index, emit)
-    };
+    if let Some(tap) = &mapper.singer {
+        singer::messages(tap, &text, ext, &mut ctx, on_record, emit);
+        return false;
+    }
     match ext {
         "csv" | "tsv" => {
             let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
@@ -123,14 +181,14 @@ pub(super) fn parse_file(
                 None => sheet::detect_delimiter(text),
             };
             sheet::csv_rows(file, text, delimiter, &mut |row| {
-                map_row(&mut ctx, &mut records, row, true, emit);
+                map_row(&mut ctx, on_record, row, true, emit);
             });
         }
         "xlsx" => sheet::xlsx_rows(file, bytes, mapper.sheet.as_deref(), &mut |row| {
-            map_row(&mut ctx, &mut records, row, false, emit);
+            map_row(&mut ctx, on_record, row, false, emit);
         }),
         "json" => match serde_json::from_str::<Json>(&text) {
-            Ok(v) => for_each_record(&v, &mut ctx, emit, &mut on_record),
+            Ok(v) => for_each_record(&v, &mut ctx, emit, on_record),
             Err(e) => emit(Item::FileProblem(json_error(file, &e, 0))),
         },
         "jsonl" | "ndjson" => {
@@ -141,7 +199,7 @@ pub(super) fn parse_file(
                 match serde_json::from_str::<Json>(line) {
                     Ok(v) => {
                         ctx.line = Some(i + 1);
-                        for_each_record(&v, &mut ctx, emit, &mut on_record);
+                        for_each_record(&v, &mut ctx, emit, on_record);
                     }
                     // One bad line is one bad record; the other lines still count.
                     Err(e) => emit(Item::FileProblem(json_error(file, &e, i))),
@@ -151,7 +209,7 @@ pub(super) fn parse_file(
         _ => match yaml::parse(&text) {
             Ok((v, spans)) => {
                 ctx.spans = Some(spans);
-                for_each_record(&v, &mut ctx, emit, &mut on_record);
+                for_each_record(&v, &mut ctx, emit, on_record);
             }
             Err(e) => emit(Item::FileProblem(
                 Diagnostic::new(format!("invalid YAML: {}", e.message))
@@ -165,7 +223,7 @@ pub(super) fn parse_file(
 /// Maps one spreadsheet row (CSV when `text_cells`), or hands over why it cannot be read.
 fn map_row(
     ctx: &mut FileCtx,
-    records: &mut RecordMapper,
+    on_record: &mut OnRecord,
     row: Result<Row, Diagnostic>,
     text_cells: bool,
     emit: &mut dyn FnMut(Item),
@@ -188,7 +246,7 @@ fn map_row(
         ..Page::default()
     };
     ctx.spans = Some(row.spans);
-    records.map(ctx, &page, &row.record, "", row.line, emit);
+    on_record(ctx, &page, &row.record, "", row.line, emit);
 }
 
 /// The file's text, or the problem that it is not UTF-8.
@@ -206,7 +264,7 @@ fn utf8(file: &str, bytes: Vec<u8>, emit: &mut dyn FnMut(Item)) -> Option<String
 }
 
 /// Maps records one by one, reusing its buffers.
-struct RecordMapper<'a> {
+pub(super) struct RecordMapper<'a> {
     mapper: &'a Mapper,
     mapped: Mapped,
     errors: Vec<RecordError>,
@@ -214,7 +272,7 @@ struct RecordMapper<'a> {
 
 impl RecordMapper<'_> {
     /// Maps `record` (at `pointer` in its file) and hands over the record or its rejection.
-    fn map(
+    pub(super) fn map(
         &mut self,
         ctx: &mut FileCtx,
         page: &Page,
@@ -226,6 +284,13 @@ impl RecordMapper<'_> {
         let mapper = self.mapper;
         self.errors.clear();
         mapper.map(page, record, index, &mut self.mapped, &mut self.errors);
+        if !self.errors.is_empty() && ctx.spans.is_none() {
+            // Only a bad record pays for placing its fields in the line.
+            ctx.spans = ctx
+                .line_text
+                .zip(ctx.line)
+                .and_then(|(t, l)| line_spans(t, l));
+        }
         let strict = strict_key(mapper, &self.mapped.row, ctx, pointer, record);
         if self.errors.is_empty() {
             emit(Item::Record(Box::new(Rec {
@@ -277,7 +342,15 @@ fn line_col(bytes: &[u8], offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-fn json_error(file: &str, e: &serde_json::Error, line_offset: usize) -> Diagnostic {
+/// Where each field of a one-line JSON value on line `line` is (JSON is YAML's flow style), or
+/// none when the YAML reader cannot follow the line.
+pub(super) fn line_spans(text: &str, line: usize) -> Option<Spans> {
+    let (_, mut spans) = yaml::parse(text).ok()?;
+    spans.shift_lines(line - 1);
+    Some(spans)
+}
+
+pub(super) fn json_error(file: &str, e: &serde_json::Error, line_offset: usize) -> Diagnostic {
     Diagnostic::new(
         format!("invalid JSON: {e}")
             .replace(&format!(" at line {} column {}", e.line(), e.column()), ""),
@@ -285,26 +358,31 @@ fn json_error(file: &str, e: &serde_json::Error, line_offset: usize) -> Diagnost
     .at(Location::at(file, e.line() + line_offset, e.column()))
 }
 
-struct FileCtx<'a> {
-    mapper: &'a Mapper,
-    file: &'a str,
+pub(super) struct FileCtx<'a> {
+    pub(super) mapper: &'a Mapper,
+    pub(super) file: &'a str,
     /// The file below its source folder.
     within: &'a str,
-    spans: Option<Spans>,
+    pub(super) spans: Option<Spans>,
     /// The line of the current JSONL value: a line without an envelope is one record.
-    line: Option<usize>,
+    pub(super) line: Option<usize>,
     /// The `$context` of values without an envelope, from the file's path.
-    path_context: Option<&'a Json>,
+    pub(super) path_context: Option<&'a Json>,
     /// Values without an envelope lack a context their rows need (decided once per file).
-    lacks_context: bool,
+    pub(super) lacks_context: bool,
     /// That has been said.
-    context_refused: bool,
+    pub(super) context_refused: bool,
+    /// The text of the current line, when a bad record's fields are to be placed in it (Singer).
+    pub(super) line_text: Option<&'a str>,
 }
 
 impl FileCtx<'_> {
     /// A record problem, placed as exactly as the file allows.
     fn diagnostic(&self, record_pointer: &str, e: RecordError) -> Diagnostic {
-        let full = if e.pointer.starts_with('$') {
+        let full = if e.pointer == "$time_extracted" && self.line_text.is_some() {
+            // The Singer message's own field, beside its `record`.
+            "/time_extracted".to_string()
+        } else if e.pointer.starts_with('$') {
             e.pointer.clone()
         } else {
             format!("{record_pointer}{}", e.pointer)
@@ -317,8 +395,9 @@ impl FileCtx<'_> {
             } else {
                 spans.nearest(&full)
             };
-            if let Some((l, c)) = pos {
-                location = Location::at(self.file, l, c);
+            match pos {
+                Some((l, c)) => location = Location::at(self.file, l, c),
+                None => location.line = self.line,
             }
             field = e.field;
         } else {
@@ -340,7 +419,7 @@ impl FileCtx<'_> {
 
     /// A value without an envelope, in a source whose rows need a `$context` that its path does
     /// not give: one problem for the file.
-    fn no_context(&self) -> Diagnostic {
+    pub(super) fn no_context(&self) -> Diagnostic {
         let mapper = self.mapper;
         let keys = mapper.required_context();
         let named: Vec<String> = keys.iter().map(|k| format!("`$context.{k}`")).collect();
@@ -419,7 +498,8 @@ impl FileCtx<'_> {
     }
 }
 
-type OnRecord<'f> = dyn FnMut(&mut FileCtx, &Page, &Json, &str, usize, &mut dyn FnMut(Item)) + 'f;
+pub(super) type OnRecord<'f> =
+    dyn FnMut(&mut FileCtx, &Page, &Json, &str, usize, &mut dyn FnMut(Item)) + 'f;
 
 /// Unwraps a page envelope, finds the record list and calls `f` per record with its pointer.
 fn for_each_record(value: &Json, ctx: &mut FileCtx, emit: &mut dyn FnMut(Item), f: &mut OnRecord) {

@@ -22,6 +22,8 @@ pub struct Page<'a> {
     pub file: &'a str,
     /// The records are CSV rows: every value is text (see `convert::Reading`).
     pub text_cells: bool,
+    /// A Singer RECORD's `time_extracted`.
+    pub time_extracted: Option<&'a Json>,
 }
 
 /// The rows of one record: its own, and `children[i]` for `mapper.child_specs[i]`.
@@ -44,8 +46,16 @@ pub struct RecordError {
     pub hint: Option<String>,
 }
 
-/// Turns a pointer into `a.b[2].c`.
+/// Turns a pointer into `a.b[2].c` (and `$context/repo` into `$context.repo`).
 pub fn field_name(pointer: &str) -> String {
+    if pointer.starts_with('$') {
+        let (root, rest) = pointer.split_at(pointer.find('/').unwrap_or(pointer.len()));
+        return if rest.is_empty() {
+            root.to_string()
+        } else {
+            format!("{root}.{}", field_name(rest))
+        };
+    }
     let mut out = String::new();
     for seg in pointer.split('/').skip(1) {
         let seg = seg.replace("~1", "/").replace("~0", "~");
@@ -414,6 +424,12 @@ fn resolve<'a>(
             ));
         }
         Root::Record => return Ok((Some(Cow::Owned(Json::from(index))), "$record".into())),
+        Root::TimeExtracted => {
+            return Ok((
+                page.time_extracted.map(Cow::Borrowed),
+                "$time_extracted".into(),
+            ));
+        }
     };
     let Some(mut value) = start else {
         return Ok((None, pointer));
@@ -489,5 +505,20 @@ fn check_keys(value: &Json, known: &KeyTree, pointer: &str, errors: &mut Vec<Rec
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_name;
+
+    #[test]
+    fn a_pointer_reads_as_a_field() {
+        assert_eq!(field_name("/stats/time_of_rca"), "stats.time_of_rca");
+        assert_eq!(field_name("/root_causes/1"), "root_causes[1]");
+        assert_eq!(field_name(""), "(the record)");
+        // The special roots keep their name.
+        assert_eq!(field_name("$time_extracted"), "$time_extracted");
+        assert_eq!(field_name("$context/repo"), "$context.repo");
     }
 }

@@ -6,12 +6,12 @@ use super::children::ChildCtx;
 use super::children::note_keys;
 use super::parse::Parser;
 use super::privacy::Privacy;
-use super::{KeyTree, Mapper, NEXT_ID};
+use super::{ColumnPlan, ColumnSource, KeyTree, Mapper, NEXT_ID, Root, Singer};
 use crate::engine::{Table, WriteSpec};
 use crate::error::{Diagnostic, Location, did_you_mean};
 
 /// The keys of a mapper's top level.
-const TOP_KEYS: [&str; 13] = [
+const TOP_KEYS: [&str; 14] = [
     "files",
     "pii",
     "records",
@@ -25,6 +25,7 @@ const TOP_KEYS: [&str; 13] = [
     "complete",
     "csv",
     "sheet",
+    "singer",
 ];
 
 impl Parser<'_> {
@@ -76,6 +77,16 @@ impl Parser<'_> {
         }
         super::children::set_reads(&mut columns, &[]);
         let version = top.get("version").and_then(|v| self.version(v, &names));
+        let singer = top
+            .get("singer")
+            .and_then(|v| self.singer(v, &key, &columns));
+        if singer.is_some() && top.contains_key("records") {
+            self.problem(
+                Diagnostic::new("`records` does not apply to a Singer source: its records are the RECORD messages of the stream")
+                    .at(self.key_at("/records"))
+                    .hint("remove `records:`; `singer: {stream: …}` picks the records"),
+            );
+        }
         self.check_filled(&table, &columns, "/table");
         let spec = WriteSpec {
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -111,6 +122,7 @@ impl Parser<'_> {
             complete,
             delimiter,
             sheet,
+            singer,
             spec,
             columns,
             child_specs,
@@ -180,6 +192,67 @@ impl Parser<'_> {
                 None
             }
         }
+    }
+
+    /// `singer: {stream: NAME, key_properties: true}`. With `key_properties`, each key column
+    /// must read one top-level property of the record, so the SCHEMA's `key_properties` can be
+    /// checked against them.
+    fn singer(&mut self, v: &Json, key: &[usize], columns: &[ColumnPlan]) -> Option<Singer> {
+        let map = self.entries(v, "/singer", "`singer`", &["stream", "key_properties"])?;
+        let Some(stream) = map.get("stream") else {
+            self.problem(
+                Diagnostic::new("`singer` names no `stream`")
+                    .at(self.at("/singer"))
+                    .hint("write `singer: {stream: <the tap's stream>}`, e.g. `singer: {stream: incidents}`"),
+            );
+            return None;
+        };
+        let stream = self.text(stream, "/singer/stream", "`stream`")?.to_string();
+        let check = match map.get("key_properties") {
+            None | Some(Json::Bool(false)) => false,
+            Some(Json::Bool(true)) => true,
+            Some(_) => {
+                self.problem(
+                    Diagnostic::new("`key_properties` must be `true` or `false`")
+                        .at(self.at("/singer/key_properties")),
+                );
+                false
+            }
+        };
+        if !check {
+            return Some(Singer {
+                stream,
+                key_properties: None,
+            });
+        }
+        let mut properties = Vec::new();
+        for &k in key {
+            let c = &columns[k];
+            match &c.source {
+                ColumnSource::Path(p) if p.root == Root::Current && p.segments.len() == 1 => {
+                    properties.push(p.segments[0].clone());
+                }
+                _ => {
+                    let (line, column) = c.declared_at;
+                    self.problem(
+                        Diagnostic::new(format!(
+                            "key column `{}` must read one top-level property of the record, \
+                             to be checked against the stream's `key_properties`",
+                            c.name
+                        ))
+                        .at(Location::at(self.file, line, column))
+                        .hint(format!(
+                            "map it as `{}: <property>`, or remove `key_properties: true` from `singer:`",
+                            c.name
+                        )),
+                    );
+                }
+            }
+        }
+        Some(Singer {
+            stream,
+            key_properties: Some(properties),
+        })
     }
 
     fn flag(&mut self, v: Option<&Json>, name: &str) -> bool {

@@ -36,9 +36,11 @@ pub enum Root {
     Source,
     File,
     Record,
+    /// A Singer RECORD's `time_extracted`.
+    TimeExtracted,
 }
 
-const ROOTS: [(&str, Root); 8] = [
+const ROOTS: [(&str, Root); 9] = [
     ("$parent", Root::Parent),
     ("$root", Root::Top),
     ("$fetched_at", Root::FetchedAt),
@@ -47,6 +49,7 @@ const ROOTS: [(&str, Root); 8] = [
     ("$source", Root::Source),
     ("$file", Root::File),
     ("$record", Root::Record),
+    ("$time_extracted", Root::TimeExtracted),
 ];
 
 /// A path into a record: a root and key/index segments.
@@ -150,6 +153,16 @@ impl Bounds {
     }
 }
 
+/// `singer: {stream: …, key_properties: true}`: which stream of a Singer tap's output is the
+/// source's records, and whether its key is the SCHEMA's `key_properties`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Singer {
+    pub stream: String,
+    /// With `key_properties: true`: the record properties the key columns read, in key order,
+    /// which every SCHEMA of the stream must name as its `key_properties` (in any order).
+    pub key_properties: Option<Vec<String>>,
+}
+
 /// A nested list to iterate: rows for `table` (an index into `child_specs`) and deeper levels.
 #[derive(Debug, Clone)]
 pub struct Level {
@@ -210,6 +223,8 @@ pub struct Mapper {
     pub delimiter: Option<u8>,
     /// `sheet:`: the sheet of the source's `*.xlsx` files to read, else the first.
     pub sheet: Option<String>,
+    /// `singer:`: the files hold a Singer tap's messages, and this stream's RECORDs are the records.
+    pub singer: Option<Singer>,
     pub spec: WriteSpec,
     pub columns: Vec<ColumnPlan>,
     pub child_specs: Vec<ChildSpec>,
@@ -264,6 +279,42 @@ impl Mapper {
             }
         }
         keys
+    }
+}
+
+impl Mapper {
+    /// A mapper that maps nothing, to read a folder's raw records as a mapper with this
+    /// `records:` path would (`weir infer`, before there is a mapper).
+    pub fn reader(source: &str, file: &str, records: Option<Vec<String>>) -> Mapper {
+        Mapper {
+            source: source.to_string(),
+            file: file.to_string(),
+            files: None,
+            records: records.map(|segments| PathExpr {
+                root: Root::Current,
+                segments,
+            }),
+            context_from_path: None,
+            strict: false,
+            complete: false,
+            delimiter: None,
+            sheet: None,
+            singer: None,
+            spec: WriteSpec {
+                id: 0,
+                table: String::new(),
+                columns: Vec::new(),
+                key: Vec::new(),
+                version: None,
+            },
+            columns: Vec::new(),
+            child_specs: Vec::new(),
+            child_columns: Vec::new(),
+            levels: Vec::new(),
+            known: KeyTree::default(),
+            fingerprint: String::new(),
+            secret: None,
+        }
     }
 }
 

@@ -175,7 +175,12 @@ impl Parser<'_> {
         };
         let scalar = matches!(
             root,
-            Root::FetchedAt | Root::Endpoint | Root::Source | Root::File | Root::Record
+            Root::FetchedAt
+                | Root::Endpoint
+                | Root::Source
+                | Root::File
+                | Root::Record
+                | Root::TimeExtracted
         );
         if scalar && !rest.is_empty() {
             self.problem(
