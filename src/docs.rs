@@ -222,9 +222,10 @@ pub fn diagram(source: &Source, tables: &[TableDoc<'_>]) -> String {
     graph.do_it(false, false, false, &mut svg);
     // layout-rs sizes its boxes for Times; a sans-serif face of that size fits them too and
     // reads better on a screen.
-    let drawn = svg
-        .finalize()
-        .replace("font-family: Times, serif;", "font-family: system-ui, sans-serif;");
+    let drawn = svg.finalize().replace(
+        "font-family: Times, serif;",
+        "font-family: system-ui, sans-serif;",
+    );
     // An accessible name, and the links in words for a reader that cannot see the picture.
     let mut title = format!(
         "<title>{}: the tables of {}",

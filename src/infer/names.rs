@@ -21,6 +21,8 @@ const RESERVED: &[&str] = &[
     "asc",
     "asof",
     "asymmetric",
+    // DuckDB's bundled parser refuses `at` as a column name (`AT (VERSION => …)`).
+    "at",
     "authorization",
     "autoincrement",
     "between",

@@ -313,7 +313,10 @@ impl Project {
                 .filter(|c| !skip.contains(&c.as_str()))
                 .map(|c| format!("\"{c}\""))
                 .collect();
-            let order: Vec<String> = (1..=cols.len()).map(|i| i.to_string()).collect();
+            // NULLs first, as SQLite sorts them, so the two engines' dumps compare line by line.
+            let order: Vec<String> = (1..=cols.len())
+                .map(|i| format!("{i} NULLS FIRST"))
+                .collect();
             let sql = format!(
                 "SELECT {} FROM \"{name}\" ORDER BY {}",
                 cols.join(", "),
@@ -330,7 +333,8 @@ impl Project {
                             format!("{:?}", String::from_utf8_lossy(t))
                         }
                         duckdb::types::ValueRef::BigInt(i) => format!("Integer({i})"),
-                        duckdb::types::ValueRef::Double(f) => format!("Real({f})"),
+                        // As rusqlite's `ValueRef::Real` prints: `10.0`, not `10`.
+                        duckdb::types::ValueRef::Double(f) => format!("Real({f:?})"),
                         duckdb::types::ValueRef::Boolean(b) => format!("Integer({})", i64::from(b)),
                         other => format!("{other:?}"),
                     })
@@ -440,7 +444,10 @@ impl Project {
                 .filter(|c| !skip.contains(c))
                 .map(|c| format!("\"{c}\""))
                 .collect();
-            let order: Vec<String> = (1..=cols.len()).map(|i| i.to_string()).collect();
+            // NULLs first, as SQLite sorts them, so the two engines' dumps compare line by line.
+            let order: Vec<String> = (1..=cols.len())
+                .map(|i| format!("{i} NULLS FIRST"))
+                .collect();
             let sql = format!(
                 "SELECT {} FROM \"{name}\" ORDER BY {}",
                 cols.join(", "),

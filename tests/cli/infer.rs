@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use crate::harness::{Project, REPO};
+use crate::harness::{Project, REPO, engines};
 
 /// A project holding only `raw_data/<folder>` (and the sample's `.env`, for its hash secret).
 fn with_folder(folder: &str) -> Project {
@@ -106,6 +106,20 @@ fn every_shipped_folder_loads_as_inferred() {
         let own = table_of(&shipped.read(&format!("mappers/{folder}.yaml")));
         // One row per record key: as many as the shipped mapper keeps.
         assert_eq!(count(&p, &table), count(&shipped, &own), "{folder}");
+        same_on_every_engine(&p, folder);
+    }
+}
+
+/// The proposal loads into the same rows on every engine (types, child tables without a key).
+fn same_on_every_engine(p: &Project, what: &str) {
+    let sqlite = p.dump_engine("sqlite", &[]);
+    for engine in engines().into_iter().filter(|e| *e != "sqlite") {
+        p.ok(&["--engine", engine, "run-etl"]);
+        crate::harness::assert_same(
+            &p.dump_engine(engine, &[]),
+            &sqlite,
+            &format!("{what} on {engine}"),
+        );
     }
 }
 
@@ -160,6 +174,7 @@ fn a_messy_folder_loads_with_nothing_rejected() {
         ),
         ["1|red", "3|green"]
     );
+    same_on_every_engine(&p, "the messy folder");
 }
 
 #[test]
