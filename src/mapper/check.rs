@@ -11,7 +11,7 @@ use crate::engine::{Table, WriteSpec};
 use crate::error::{Diagnostic, Location, did_you_mean};
 
 /// The keys of a mapper's top level.
-const TOP_KEYS: [&str; 13] = [
+const TOP_KEYS: [&str; 14] = [
     "files",
     "pii",
     "records",
@@ -23,6 +23,7 @@ const TOP_KEYS: [&str; 13] = [
     "children",
     "strict",
     "complete",
+    "history",
     "csv",
     "sheet",
 ];
@@ -38,6 +39,7 @@ impl Parser<'_> {
             .and_then(|v| self.path_pattern(v, "/context_from_path"));
         let complete = self.flag(top.get("complete"), "complete");
         let strict = self.flag(top.get("strict"), "strict");
+        let wants_history = self.flag(top.get("history"), "history");
         let delimiter = top.get("csv").and_then(|v| self.csv(v));
         let sheet = top
             .get("sheet")
@@ -85,6 +87,12 @@ impl Parser<'_> {
             version,
         };
 
+        let history = if wants_history {
+            self.history(&spec)
+        } else {
+            None
+        };
+
         let mut known = KeyTree::default();
         let mut child_specs = Vec::new();
         let mut child_columns = Vec::new();
@@ -109,6 +117,7 @@ impl Parser<'_> {
             context_from_path,
             strict,
             complete,
+            history,
             delimiter,
             sheet,
             spec,
@@ -234,6 +243,31 @@ impl Parser<'_> {
             );
         }
         key_names
+    }
+
+    /// `history: true`: the history table `schema::read` made for the table. It keeps a row per
+    /// version, so the mapper needs one.
+    fn history(&mut self, spec: &WriteSpec) -> Option<String> {
+        if spec.version.is_none() {
+            self.problem(
+                Diagnostic::new("`history: true` needs a `version`")
+                    .at(self.at("/history"))
+                    .hint("add `version: <column>`, a column that moves whenever the record does, such as `fetched_at`"),
+            );
+            return None;
+        }
+        let name = crate::engine::history::history_name(&spec.table);
+        if self.tables.iter().any(|t| t.name == name) {
+            return Some(name);
+        }
+        // The schema is read before the mappers: a table it made no history for has a reason
+        // reported there, or a key that is not the table's.
+        self.problem(
+            Diagnostic::new(format!("table `{}` has no history table", spec.table))
+                .at(self.at("/history"))
+                .hint("fix the problems reported about `key` and `version` first"),
+        );
+        None
     }
 
     /// The `version:` column's index among the mapped `names`.
