@@ -519,9 +519,12 @@ async fn a_killed_extract_leaves_whole_pages() {
     let out = clean.weir_async(&PD, &env).await;
     assert_eq!(out.code, 0, "{}", out.transcript());
     clean.ok(&["run-etl"]);
-    // Fetch times differ from run to run, and history tables' validity is made of them.
-    const FETCH_TIMES: [&str; 3] = ["fetched_at", "valid_from", "valid_to"];
-    let expected = clean.dump_without("warehouse.sqlite", &FETCH_TIMES);
+    // Fetch times differ from run to run; a killed extract's pages that stay are versions of
+    // their own, which history tables keep (the current tables are the same).
+    let dump = |p: &Project| {
+        crate::harness::without_history(&p.dump_without("warehouse.sqlite", &["fetched_at"]))
+    };
+    let expected = dump(&clean);
 
     let p = Project::fixture("empty");
     for round in 0..10u64 {
@@ -544,7 +547,7 @@ async fn a_killed_extract_leaves_whole_pages() {
     assert_eq!(out.code, 0, "{}", out.transcript());
     p.ok(&["run-etl"]);
     crate::harness::assert_same(
-        &p.dump_without("warehouse.sqlite", &FETCH_TIMES),
+        &dump(&p),
         &expected,
         "after killed extracts",
     );
