@@ -149,7 +149,10 @@ fn add_history(
                     decl.table
                 ))
                 .at(Location::file(&decl.file))
-                .hint(format!("rename the column in {}", file_of(schema, &decl.table))),
+                .hint(format!(
+                    "rename the column in {}",
+                    file_of(schema, &decl.table)
+                )),
             );
             continue;
         }

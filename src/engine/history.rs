@@ -51,12 +51,7 @@ pub fn history_table_sql(table: &Table, version: &Column) -> String {
     };
     lines.push(format!("    {}{ty} NOT NULL", quote(VALID_FROM)));
     lines.push(format!("    {}{ty}", quote(VALID_TO)));
-    let pk: Vec<String> = key
-        .iter()
-        .copied()
-        .chain([VALID_FROM])
-        .map(quote)
-        .collect();
+    let pk: Vec<String> = key.iter().copied().chain([VALID_FROM]).map(quote).collect();
     lines.push(format!("    PRIMARY KEY ({})", pk.join(", ")));
     format!(
         "CREATE TABLE {} (\n{}\n)",

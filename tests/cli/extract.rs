@@ -546,9 +546,5 @@ async fn a_killed_extract_leaves_whole_pages() {
     let out = p.weir_async(&PD, &env).await;
     assert_eq!(out.code, 0, "{}", out.transcript());
     p.ok(&["run-etl"]);
-    crate::harness::assert_same(
-        &dump(&p),
-        &expected,
-        "after killed extracts",
-    );
+    crate::harness::assert_same(&dump(&p), &expected, "after killed extracts");
 }

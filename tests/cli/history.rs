@@ -28,7 +28,10 @@ fn page(p: &Project, name: &str, records: &[(&str, &str, u32)]) {
             )
         })
         .collect();
-    p.write(&format!("raw_data/t/{name}.jsonl"), &(lines.join("\n") + "\n"));
+    p.write(
+        &format!("raw_data/t/{name}.jsonl"),
+        &(lines.join("\n") + "\n"),
+    );
 }
 
 fn history(p: &Project, engine: &str) -> Vec<String> {
@@ -117,13 +120,25 @@ fn a_version_loaded_late_goes_in_its_place_and_a_rerun_adds_nothing() {
     assert_eq!(history(&p, "sqlite"), three_versions());
     let dump = p.dump("warehouse.sqlite");
     p.ok(&["run-etl"]);
-    assert_eq!(p.dump("warehouse.sqlite"), dump, "a re-run changed the tables");
+    assert_eq!(
+        p.dump("warehouse.sqlite"),
+        dump,
+        "a re-run changed the tables"
+    );
     p.ok(&["run-etl", "--full"]);
-    assert_eq!(p.dump("warehouse.sqlite"), dump, "--full changed the tables");
+    assert_eq!(
+        p.dump("warehouse.sqlite"),
+        dump,
+        "--full changed the tables"
+    );
     p.ok(&["initialize", "--recreate"]);
     assert!(history(&p, "sqlite").is_empty());
     p.ok(&["run-etl"]);
-    assert_eq!(p.dump("warehouse.sqlite"), dump, "a rebuild changed the tables");
+    assert_eq!(
+        p.dump("warehouse.sqlite"),
+        dump,
+        "a rebuild changed the tables"
+    );
 }
 
 #[test]
@@ -143,7 +158,11 @@ fn equal_versions_keep_one_row_the_last_loaded_as_in_the_current_table() {
     page(
         &q,
         "1",
-        &[("a", "triggered", 1), ("a", "acked", 2), ("a", "acknowledged", 2)],
+        &[
+            ("a", "triggered", 1),
+            ("a", "acked", 2),
+            ("a", "acknowledged", 2),
+        ],
     );
     q.ok(&["run-etl"]);
     assert_eq!(history(&q, "sqlite"), want);
@@ -190,7 +209,10 @@ fn a_key_gone_from_a_complete_source_closes_its_last_version() {
 fn a_refused_load_leaves_no_history() {
     let p = project(MAPPER);
     page(&p, "1", &[("a", "triggered", 1)]);
-    p.write("raw_data/t/2.jsonl", "{\"id\": \"a\", \"v\": \"2026-01-02T00:00:00Z\"}\n");
+    p.write(
+        "raw_data/t/2.jsonl",
+        "{\"id\": \"a\", \"v\": \"2026-01-02T00:00:00Z\"}\n",
+    );
     let out = p.weir(&["run-etl"]);
     assert_eq!(out.code, 1, "{}", out.transcript());
     assert!(history(&p, "sqlite").is_empty());
@@ -290,7 +312,9 @@ fn the_shipped_sample_keeps_incident_and_monitor_history() {
     assert_eq!(counts, ["70|66|66|32|21"]);
     let report = p.read("output/pagerduty_status_history.csv");
     assert!(
-        report.contains("PFU70DW,1051,triggered,2026-11-01T06:00:24.000Z,2026-11-20T08:00:23.000Z,27480"),
+        report.contains(
+            "PFU70DW,1051,triggered,2026-11-01T06:00:24.000Z,2026-11-20T08:00:23.000Z,27480"
+        ),
         "{report}"
     );
 }
@@ -318,7 +342,10 @@ fn history_is_identical_on_every_engine() {
             None => first = Some((engine.to_string(), got.0, got.1)),
             Some((other, h, c)) => {
                 assert_eq!(&got.0, h, "history differs between {engine} and {other}");
-                assert_eq!(&got.1, c, "current rows differ between {engine} and {other}");
+                assert_eq!(
+                    &got.1, c,
+                    "current rows differ between {engine} and {other}"
+                );
             }
         }
     }
@@ -343,7 +370,10 @@ fn history_is_identical_on_every_engine() {
         match &first {
             None => first = Some((engine.to_string(), got)),
             Some((other, want)) => {
-                assert_eq!(&got, want, "sample history differs between {engine} and {other}")
+                assert_eq!(
+                    &got, want,
+                    "sample history differs between {engine} and {other}"
+                )
             }
         }
     }
