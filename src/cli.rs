@@ -159,8 +159,8 @@ pub fn completions(shell: Shell) -> Vec<u8> {
 pub enum Command {
     /// Create the database and every table in schemas/*.sql (safe to re-run)
     Initialize {
-        /// Drop and rebuild every table declared in schemas/ (their rows are lost; run-etl reloads
-        /// them from raw_data/)
+        /// Drop and rebuild every table declared in schemas/, and the history tables mappers ask
+        /// for (their rows are lost; run-etl reloads them from raw_data/)
         #[arg(long)]
         recreate: bool,
     },

@@ -89,10 +89,112 @@ pub fn read(root: &Path, engine: &dyn Engine) -> Result<Schema, Vec<Diagnostic>>
         schema.files.push(file);
     }
     if problems.is_empty() {
+        add_history(root, engine, &mut schema, &mut problems);
+    }
+    if problems.is_empty() {
         Ok(schema)
     } else {
         Err(problems)
     }
+}
+
+/// Adds the history table of every table a mapper declares `history: true` for: made from the
+/// current table's definition (`history_table_sql`), never written in schemas/, so a source
+/// still needs only its schema file, and `initialize` creates, checks and rebuilds it with the
+/// rest. Its file is the mapper that asks for it.
+fn add_history(
+    root: &Path,
+    engine: &dyn Engine,
+    schema: &mut Schema,
+    problems: &mut Vec<Diagnostic>,
+) {
+    use crate::engine::history::{VALID_FROM, VALID_TO, history_name, history_table_sql};
+    let mut script = schema.script.clone();
+    let mut files = Vec::new();
+    for decl in crate::mapper::declared_history(&root.join("mappers")) {
+        let name = history_name(&decl.table);
+        if files.iter().any(|(n, _)| *n == name) {
+            continue; // Two mappers of one table: one history.
+        }
+        // A table or version that is not there is the mapper's problem, reported when it is checked.
+        let Some(table) = schema.tables.iter().find(|t| t.name == decl.table) else {
+            continue;
+        };
+        let Some(version) = decl.version.as_deref().and_then(|v| table.column(v)) else {
+            continue;
+        };
+        if table.primary_key().is_empty() {
+            continue;
+        }
+        if let Some(i) = schema.tables.iter().position(|t| t.name == name) {
+            problems.push(
+                Diagnostic::new(format!(
+                    "table `{name}` is declared in {}, but `history: true` makes it from `{}`",
+                    schema.file_of[i], decl.table
+                ))
+                .at(Location::file(&decl.file))
+                .hint(format!(
+                    "remove the CREATE TABLE of `{name}`, or rename it: weir keeps the history table itself"
+                )),
+            );
+            continue;
+        }
+        if let Some(c) = [VALID_FROM, VALID_TO]
+            .into_iter()
+            .find(|c| table.column(c).is_some())
+        {
+            problems.push(
+                Diagnostic::new(format!(
+                    "table `{}` has a column `{c}`, which its history table adds",
+                    decl.table
+                ))
+                .at(Location::file(&decl.file))
+                .hint(format!(
+                    "rename the column in {}",
+                    file_of(schema, &decl.table)
+                )),
+            );
+            continue;
+        }
+        if let Some(why) = bad_name(&name) {
+            problems.push(
+                Diagnostic::new(format!("the history table `{name}` {why}"))
+                    .at(Location::file(&decl.file))
+                    .hint(format!("give `{}` a shorter name", decl.table)),
+            );
+            continue;
+        }
+        script.push_str(&format!("\n{};\n", history_table_sql(table, version)));
+        files.push((name, decl.file));
+    }
+    if files.is_empty() {
+        return;
+    }
+    match engine.declared_tables(&script) {
+        Ok(tables) => {
+            for (t, (_, file)) in tables.into_iter().skip(schema.tables.len()).zip(files) {
+                schema.tables.push(t);
+                schema.file_of.push(file);
+            }
+        }
+        // The current table's own definition, as the engine reported it, is refused again.
+        Err(e) => problems.push(
+            Diagnostic::new(format!(
+                "the database refused a history table made from schemas/: {}",
+                e.message
+            ))
+            .at(Location::file(&files[0].1))
+            .hint("remove `history: true`, and report the table's definition to weir's authors"),
+        ),
+    }
+}
+
+fn file_of<'s>(schema: &'s Schema, table: &str) -> &'s str {
+    schema
+        .tables
+        .iter()
+        .position(|t| t.name == table)
+        .map_or("schemas/", |i| schema.file_of[i].as_str())
 }
 
 /// The `.sql` files in `dir`; an entry that cannot be read is an error, never a file left out.

@@ -35,8 +35,15 @@ pub fn run(settings: &Settings) -> Result<()> {
         let text = std::fs::read_to_string(settings.root.join(file))
             .with_context(|| format!("cannot read `{file}`"))?;
         let columns: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
-        let (comment, column_comments) = docs::comments(&text, &table.name, &columns)
+        let (mut comment, column_comments) = docs::comments(&text, &table.name, &columns)
             .unwrap_or_else(|| (String::new(), vec![String::new(); columns.len()]));
+        // A history table is made from its mapper's `history: true`, not written in schemas/.
+        if file.starts_with("mappers/") && comment.is_empty() {
+            comment = format!(
+                "Every version of each row, from `history: true` in {file}: valid from `valid_from` \
+                 until `valid_to` (empty for the current version)."
+            );
+        }
         let lower = table.name.to_lowercase();
         tables.push(TableDoc {
             table,
@@ -78,6 +85,15 @@ pub fn run(settings: &Settings) -> Result<()> {
                     .iter()
                     .map(|&(c, p)| (child.spec.columns[c].clone(), m.spec.columns[p].clone()))
                     .collect(),
+            });
+        }
+        if let Some(history) = &m.history {
+            source.tables.push(history.clone());
+            let key = m.spec.key.iter().map(|&k| m.spec.columns[k].clone());
+            source.links.push(Link {
+                parent: m.spec.table.clone(),
+                child: history.clone(),
+                columns: key.map(|k| (k.clone(), k)).collect(),
             });
         }
         for t in &source.tables {

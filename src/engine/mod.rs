@@ -4,6 +4,7 @@
 #[cfg(feature = "duckdb")]
 mod duckdb;
 pub mod functions;
+pub mod history;
 mod sql_text;
 mod sqlite;
 
@@ -344,8 +345,8 @@ pub trait Load {
         keys: &[Vec<Value>],
     ) -> anyhow::Result<usize>;
 
-    /// Runs one bookkeeping statement (weir's own `weir_*` tables) inside the load; returns the
-    /// number of rows it changed.
+    /// Runs one bookkeeping statement (weir's own `weir_*` tables, or the set statements that
+    /// keep a history table, `history`) inside the load; returns the number of rows it changed.
     fn execute(&mut self, sql: &str, params: &[Value]) -> anyhow::Result<usize>;
 
     /// Reads bookkeeping rows inside the load.

@@ -6,6 +6,7 @@
 //! files loaded before and unchanged since.
 
 mod files;
+mod history;
 mod known;
 mod parse;
 mod pipeline;
@@ -26,7 +27,7 @@ pub use files::{RawFile, raw_files, relative_path};
 pub use known::unknown_values;
 pub use parse::{RawRecord, check_text};
 use pipeline::{Item, Job, pipeline};
-use writer::Writer;
+use writer::{Writer, refused_history};
 
 /// Problems past this many are counted, not listed: the first ones are what to fix.
 const MAX_PROBLEMS: usize = 100;
@@ -162,6 +163,7 @@ pub fn load_source(
         stats: &mut stats,
         seen: HashMap::new(),
         kept: Vec::new(),
+        history: history::History::new(mapper),
     };
     pipeline(mapper, jobs, opts.jobs, &mut |job, item| {
         if let Item::FileEnd(_) = item {
@@ -171,7 +173,17 @@ pub fn load_source(
     })?;
     progress.finish();
     let kept = std::mem::take(&mut writer.kept);
+    let mut history = writer.history.take();
     if let Some(load) = load.filter(|_| problems.list.is_empty()) {
+        if let Some(h) = &mut history
+            && let Err(e) = h.finish(load)
+        {
+            if engine::is_resource_fault(&e) {
+                return Err(e);
+            }
+            problems.push(refused_history(mapper, &e));
+            return Ok(stats);
+        }
         match load.flush() {
             Ok(counts) => {
                 stats.tally.loaded = counts.written;
@@ -180,6 +192,13 @@ pub fn load_source(
                 // were read (a skipped, unchanged source keeps what it has).
                 if mapper.complete && (stats.tally.files > 0 || !gone.is_empty()) {
                     stats.tally.removed = load.retain(&mapper.spec, &mapper.child_specs, &kept)?;
+                    // A key gone from the source closes its open version (docs/MAPPERS.md,
+                    // History tables).
+                    if stats.tally.removed > 0
+                        && let Some(h) = &mut history
+                    {
+                        h.close_gone(load)?;
+                    }
                 }
             }
             Err(e) if engine::is_resource_fault(&e) => return Err(e),

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::time::SystemTime;
 
 use super::files::{RawFile, nanos};
+use super::history::History;
 use super::pipeline::{FileEnd, Item, Rec, Reject, Strict};
 use super::{OnError, Options, Problems, SourceStats, refused_rows};
 use crate::bookkeeping::{self, FileEntry, Rejected};
@@ -22,6 +23,8 @@ pub(super) struct Writer<'a, 'l> {
     pub(super) seen: HashMap<Vec<String>, String>,
     /// The keys loaded from a complete source: every other row of its table goes.
     pub(super) kept: Vec<Vec<Value>>,
+    /// `history: true`: the records held for the history table.
+    pub(super) history: Option<History>,
 }
 
 /// Rejected records shown on stderr per source; the rest are in `weir_rejected`.
@@ -166,12 +169,23 @@ impl Writer<'_, '_> {
         // The database refusing a record (a constraint mapping cannot see) is still the data's
         // problem: say which record. It stops the load in either mode: the record's rows may be
         // half written.
-        if let Err(e) = load.write(
+        let written = load.write(
             &self.mapper.spec,
             &rec.row,
             &self.mapper.child_specs,
             &rec.children,
-        ) {
+        );
+        if written.is_ok()
+            && let Some(history) = &mut self.history
+            && let Err(e) = history.hold(load, &rec.row)
+        {
+            if engine::is_resource_fault(&e) {
+                return Err(e);
+            }
+            self.problems.push(refused_history(self.mapper, &e));
+            return Ok(());
+        }
+        if let Err(e) = written {
             // The machine failing (a full disk, no memory) is not the record's fault.
             if engine::is_resource_fault(&e) {
                 return Err(e);
@@ -208,4 +222,15 @@ impl Writer<'_, '_> {
         }
         Ok(())
     }
+}
+
+/// The database refused rows of the history table: a constraint of the current table's
+/// definition that a superseded record breaks, say. The source is all it can name.
+pub(super) fn refused_history(mapper: &Mapper, e: &anyhow::Error) -> Diagnostic {
+    let table = mapper.history.as_deref().unwrap_or_default();
+    Diagnostic::new(format!(
+        "the database refused rows of the history table `{table}`: {e:#}"
+    ))
+    .at(Location::file(format!("raw_data/{}/", mapper.source)))
+    .hint("fix the records, or the table's constraints in schemas/ (its history table has the same columns)")
 }

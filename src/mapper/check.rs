@@ -23,6 +23,7 @@ const TOP_KEYS: [&str; 14] = [
     "children",
     "strict",
     "complete",
+    "history",
     "csv",
     "sheet",
     "singer",
@@ -39,6 +40,7 @@ impl Parser<'_> {
             .and_then(|v| self.path_pattern(v, "/context_from_path"));
         let complete = self.flag(top.get("complete"), "complete");
         let strict = self.flag(top.get("strict"), "strict");
+        let wants_history = self.flag(top.get("history"), "history");
         let delimiter = top.get("csv").and_then(|v| self.csv(v));
         let sheet = top
             .get("sheet")
@@ -96,6 +98,12 @@ impl Parser<'_> {
             version,
         };
 
+        let history = if wants_history {
+            self.history(&spec)
+        } else {
+            None
+        };
+
         let mut known = KeyTree::default();
         let mut child_specs = Vec::new();
         let mut child_columns = Vec::new();
@@ -120,6 +128,7 @@ impl Parser<'_> {
             context_from_path,
             strict,
             complete,
+            history,
             delimiter,
             sheet,
             singer,
@@ -307,6 +316,31 @@ impl Parser<'_> {
             );
         }
         key_names
+    }
+
+    /// `history: true`: the history table `schema::read` made for the table. It keeps a row per
+    /// version, so the mapper needs one.
+    fn history(&mut self, spec: &WriteSpec) -> Option<String> {
+        if spec.version.is_none() {
+            self.problem(
+                Diagnostic::new("`history: true` needs a `version`")
+                    .at(self.at("/history"))
+                    .hint("add `version: <column>`, a column that moves whenever the record does, such as `fetched_at`"),
+            );
+            return None;
+        }
+        let name = crate::engine::history::history_name(&spec.table);
+        if self.tables.iter().any(|t| t.name == name) {
+            return Some(name);
+        }
+        // The schema is read before the mappers: a table it made no history for has a reason
+        // reported there, or a key that is not the table's.
+        self.problem(
+            Diagnostic::new(format!("table `{}` has no history table", spec.table))
+                .at(self.at("/history"))
+                .hint("fix the problems reported about `key` and `version` first"),
+        );
+        None
     }
 
     /// The `version:` column's index among the mapped `names`.

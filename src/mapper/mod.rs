@@ -219,6 +219,8 @@ pub struct Mapper {
     pub strict: bool,
     /// The source's files hold every record: rows whose key no file has are deleted at load.
     pub complete: bool,
+    /// `history: true`: the history table, `<table>_history`, that keeps every version of its rows.
+    pub history: Option<String>,
     /// `csv: {delimiter: ";"}`: the cell separator of the source's CSV files, else detected.
     pub delimiter: Option<u8>,
     /// `sheet:`: the sheet of the source's `*.xlsx` files to read, else the first.
@@ -403,6 +405,44 @@ pub fn declared_files(mappers: &Path, source: &str) -> Option<String> {
         let (doc, _) = yaml::parse(&text).ok()?;
         doc.get("files")?.as_str().map(String::from)
     })
+}
+
+/// A mapper's `history: true`, as `schema::read` needs it before any mapper is checked: the
+/// history table is part of the schema the mappers are checked against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryDecl {
+    /// The mapper file, relative to the project root.
+    pub file: String,
+    pub table: String,
+    /// The `version:` column, when the mapper names one.
+    pub version: Option<String>,
+}
+
+/// Every mapper in `mappers` that says `history: true`, in source order. A mapper that cannot
+/// be read or parsed is left out: checking it reports why.
+pub fn declared_history(mappers: &Path) -> Vec<HistoryDecl> {
+    let mut out = Vec::new();
+    for source in sources(mappers).unwrap_or_default() {
+        for e in ["yaml", "yml"] {
+            let Ok(text) = std::fs::read_to_string(mappers.join(format!("{source}.{e}"))) else {
+                continue;
+            };
+            let Ok((doc, _)) = yaml::parse(&text) else {
+                continue;
+            };
+            if doc.get("history") != Some(&Json::Bool(true)) {
+                continue;
+            }
+            if let Some(table) = doc.get("table").and_then(Json::as_str) {
+                out.push(HistoryDecl {
+                    file: format!("mappers/{source}.{e}"),
+                    table: table.to_string(),
+                    version: doc.get("version").and_then(Json::as_str).map(String::from),
+                });
+            }
+        }
+    }
+    out
 }
 
 /// The sources that have a mapper, by file stem, in name order.

@@ -520,6 +520,22 @@ pub fn engines() -> Vec<&'static str> {
     }
 }
 
+/// A dump without its history tables (`## <table>_history` sections).
+pub fn without_history(dump: &str) -> String {
+    let mut out = String::new();
+    let mut keep = true;
+    for line in dump.lines() {
+        if let Some(name) = line.strip_prefix("## ") {
+            keep = !name.ends_with("_history");
+        }
+        if keep {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
 /// Asserts two dumps are equal, showing only the first lines that differ.
 pub fn assert_same(actual: &str, expected: &str, what: &str) {
     if actual != expected {

@@ -100,7 +100,7 @@ fn html_report_renders_in_headless_chromium() {
     let out = p.ok(&["report"]);
     assert_eq!(
         out.stderr,
-        "wrote output/report.html (14 reports, 14 charts)\n"
+        "wrote output/report.html (15 reports, 14 charts)\n"
     );
     assert!(out.stdout.is_empty());
     assert!(!p.path("output/.report.html.tmp").exists());
@@ -133,8 +133,8 @@ fn html_report_renders_in_headless_chromium() {
     assert_eq!(visit.requests, Vec::<String>::new(), "the page requested");
     let dom = visit.stdout;
     // The sorting script ran on every table.
-    assert_eq!(dom.matches("<table class=\"data\"").count(), 14);
-    assert_eq!(dom.matches("data-sortable=\"ready\"").count(), 14);
+    assert_eq!(dom.matches("<table class=\"data\"").count(), 15);
+    assert_eq!(dom.matches("data-sortable=\"ready\"").count(), 15);
     assert_eq!(dom.matches("<svg class=\"chart\"").count(), 14);
 
     let monthly = charts(section(&dom, "incident_monthly"));

@@ -16,6 +16,7 @@ mod extract_vendors;
 mod fake_server;
 mod flags;
 mod harness;
+mod history;
 mod html_report;
 mod import;
 mod infer;
