@@ -302,6 +302,7 @@ impl Mapper {
             delimiter: None,
             sheet: None,
             singer: None,
+            history: None,
             spec: WriteSpec {
                 id: 0,
                 table: String::new(),
