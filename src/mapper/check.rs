@@ -62,11 +62,12 @@ impl Parser<'_> {
         // Key columns always need a value: a NULL key would never meet its next version.
         for &k in &key {
             columns[k].required = true;
-            if columns[k].privacy == Some(Privacy::Drop) {
+            if let Some(p) = columns[k].privacy.filter(|p| !p.keeps_keys()) {
                 self.problem(
                     Diagnostic::new(format!(
-                        "key column `{}` cannot be `privacy: drop`: every row needs its key",
-                        columns[k].name
+                        "key column `{}` cannot be `privacy: {}`: every row needs its own key",
+                        columns[k].name,
+                        p.name()
                     ))
                     .at(Location::at(
                         self.file,
@@ -411,7 +412,16 @@ impl Parser<'_> {
             let listed = super::children::without_indexes(&path.segments);
             for c in mapper.all_columns() {
                 let Some(reads) = &c.reads else { continue };
-                let overlap = reads.starts_with(&listed) || listed.starts_with(reads);
+                let overlap = match &c.reads_except {
+                    // The fields of the object `reads`, but `except`: a listed path reaches it
+                    // when it is the object, above it, or a field of it not excepted.
+                    Some(except) => {
+                        reads.starts_with(&listed)
+                            || (listed.starts_with(reads)
+                                && listed.get(reads.len()).is_none_or(|f| !except.contains(f)))
+                    }
+                    None => reads.starts_with(&listed) || listed.starts_with(reads),
+                };
                 if !overlap || c.privacy.is_some_and(Privacy::protects) {
                     continue;
                 }
@@ -424,7 +434,7 @@ impl Parser<'_> {
                     ))
                     .at(Location::at(self.file, line, column))
                     .hint(format!(
-                        "add `privacy: pseudonymize` (or `drop`, `mask`, `redact`) to it, as in `{}: {{from: {}, privacy: pseudonymize}}`",
+                        "add `privacy: pseudonymize` (or `drop` or `mask`) to it, as in `{}: {{from: {}, privacy: pseudonymize}}`",
                         c.name,
                         reads_from(c),
                     )),

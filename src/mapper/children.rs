@@ -6,7 +6,7 @@ use super::convert::Conversion;
 use super::parse::{Parser, child};
 use super::{ColumnPlan, ColumnSource, KeyTree, Level, PathExpr, Root};
 use crate::engine::{ChildSpec, Table, WriteSpec};
-use crate::error::{Diagnostic, did_you_mean};
+use crate::error::{Diagnostic, Location, did_you_mean};
 
 impl Parser<'_> {
     /// A `children:` list. `scope` is the chain of `each` paths from the top record to here.
@@ -67,8 +67,20 @@ impl Parser<'_> {
                 link: map.get("link"),
             };
             table = self.child_table(tv, &entry, ctx, known, &inner_scope);
-            if let (Some(t), Some(_)) = (table, &fields) {
+            if let (Some(t), Some(except)) = (table, &fields) {
                 self.check_field_columns(t, ctx);
+                // A `value` column holds any field of the object but those excepted: for
+                // `pii:`, it reads the object, less those.
+                let object: Vec<String> = without_indexes(&inner_scope.concat());
+                for c in &mut ctx.child_columns[t] {
+                    if let ColumnSource::Path(p) = &c.source
+                        && p.root == Root::Current
+                        && p.segments.first().is_some_and(|s| s == "value")
+                    {
+                        c.reads = Some(object.clone());
+                        c.reads_except = Some(except.clone());
+                    }
+                }
             }
         } else if map.contains_key("columns") || map.contains_key("link") {
             self.problem(
@@ -278,6 +290,7 @@ impl Parser<'_> {
                 declared_at: self.pos(&lp),
                 privacy: None,
                 reads: None,
+                reads_except: None,
                 format: None,
                 or_null: false,
             });
@@ -346,6 +359,20 @@ impl Parser<'_> {
                     ))
                     .at(self.at(&child(ip, "table")))
                     .hint("map it under `columns`, or name it under `link`"),
+                );
+            }
+        }
+        for c in cols.iter().filter(|c| pk.contains(&c.name.as_str())) {
+            if let Some(p) = c.privacy.filter(|p| !p.keeps_keys()) {
+                self.problem(
+                    Diagnostic::new(format!(
+                        "key column `{}` of `{}` cannot be `privacy: {}`: every row needs its own key",
+                        c.name,
+                        table.name,
+                        p.name()
+                    ))
+                    .at(Location::at(self.file, c.declared_at.0, c.declared_at.1))
+                    .hint("use `privacy: pseudonymize`, which keeps the key unique and joinable"),
                 );
             }
         }

@@ -101,6 +101,9 @@ pub struct ColumnPlan {
     /// The keys it reads from the top of the record, list elements left out
     /// (`contact_methods.address`), for `pii:`; `None` when it reads no record field.
     pub reads: Option<Vec<String>>,
+    /// For a column of an `each_field` child that reads `value`: the object's fields it does
+    /// not read (`except:`). `reads` is then the object, every other field of which it may hold.
+    pub reads_except: Option<Vec<String>>,
     /// `format:`: the strptime pattern of a timestamp, epoch or date column.
     pub format: Option<String>,
     /// `or_null: true`: a value the type cannot read, or out of bounds, is NULL, not an error.

@@ -271,6 +271,7 @@ impl Parser<'_> {
             declared_at,
             privacy: None,
             reads: None,
+            reads_except: None,
             format: None,
             or_null: false,
         };

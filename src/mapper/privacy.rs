@@ -49,9 +49,17 @@ impl Privacy {
         }
     }
 
-    /// Whether a path that `pii:` lists may be stored in such a column.
+    /// Whether a path that `pii:` lists may be stored in such a column. `redact` does not: it
+    /// masks only the shapes it knows (emails, phone numbers, addresses, tokens), and a listed
+    /// value such as a user name is none of them.
     pub fn protects(self) -> bool {
-        self != Privacy::Allow
+        matches!(self, Privacy::Pseudonymize | Privacy::Drop | Privacy::Mask)
+    }
+
+    /// Whether a key column may be so: a key must stay whole and unique, which only a
+    /// pseudonym does (a mask or a redaction gives many keys one value; a drop, none).
+    pub fn keeps_keys(self) -> bool {
+        matches!(self, Privacy::Pseudonymize | Privacy::Allow)
     }
 
     /// The stored value. `secret` is there whenever a mapper pseudonymises (the loader refuses
@@ -64,6 +72,8 @@ impl Privacy {
             };
         };
         match self {
+            // A blank value names nobody: one pseudonym for them all would join strangers.
+            Privacy::Pseudonymize if text.trim().is_empty() => Value::Null,
             Privacy::Pseudonymize => match secret {
                 Some(s) => Value::Text(s.pseudonymize(&text)),
                 None => Value::Null,

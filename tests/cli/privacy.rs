@@ -2,7 +2,7 @@
 //! pseudonymises (missing, rotated, never shown), and `weir scan-pii` on the shipped sample and
 //! on a planted leak. See: issue 16.
 
-use crate::harness::{Project, engines};
+use crate::harness::{Project, REPO, engines};
 
 /// `ada@acme.example` pseudonymised with the sample's published secret, computed with Python:
 /// `hmac.new(b"weir-sample-secret-for-the-shipped-data-only", b"ada@acme.example",
@@ -325,4 +325,92 @@ fn pseudonyms_and_the_scan_agree_on_every_engine() {
             out.stdout
         );
     }
+}
+
+#[test]
+fn only_a_pseudonym_drop_or_mask_protects_a_listed_path() {
+    let p = Project::shipped();
+    // `redact` masks the shapes it knows; a listed email in it would be one, but a listed path
+    // may hold anything (a user name), so it does not count.
+    p.write(
+        "mappers/pagerduty_users.yaml",
+        &p.read("mappers/pagerduty_users.yaml").replace(
+            "{from: email, privacy: pseudonymize}",
+            "{from: email, privacy: redact}",
+        ),
+    );
+    let out = p.weir(&["validate"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("mappers/pagerduty_users.yaml:14:")
+            && out.stderr.contains("column `email` stores `email`"),
+        "{}",
+        out.stderr
+    );
+    // An `each_field` child's `value` holds every field not excepted: the survey's email too,
+    // once `except:` stops leaving it out.
+    p.write(
+        "mappers/pagerduty_users.yaml",
+        &std::fs::read_to_string(format!("{REPO}/mappers/pagerduty_users.yaml")).unwrap(),
+    );
+    p.write(
+        "mappers/developer_survey.yaml",
+        &p.read("mappers/developer_survey.yaml").replace(
+            "except: [Timestamp, Team, Email Address]",
+            "except: [Timestamp, Team]",
+        ),
+    );
+    let out = p.weir(&["validate"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("column `answer` stores `Email Address`")
+            && out.stderr.contains("column `score` stores `Email Address`"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_key_is_pseudonymised_or_kept_and_a_blank_value_has_no_pseudonym() {
+    let p = Project::empty();
+    p.sample_env();
+    p.write(
+        "schemas/01.sql",
+        "CREATE TABLE people (email TEXT PRIMARY KEY, backup TEXT);\n\
+         CREATE TABLE phones (email TEXT, phone TEXT, PRIMARY KEY (email, phone));",
+    );
+    let mapper = "table: people\nkey: [email]\ncolumns:\n  email: {from: email, privacy: mask}\n  \
+                  backup: {from: backup, privacy: pseudonymize}\nchildren:\n  - table: phones\n    \
+                  each: phones\n    link: {email: email}\n    columns:\n      \
+                  phone: {from: ., privacy: redact}\n";
+    p.write("mappers/people.yaml", mapper);
+    p.write(
+        "raw_data/people/a.json",
+        r#"[{"email": "a@example.com", "backup": "  ", "phones": []},
+            {"email": "b@example.com", "backup": "", "phones": []}]"#,
+    );
+    let out = p.weir(&["validate"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("key column `email` cannot be `privacy: mask`: every row needs its own key")
+            && out.stderr.contains(
+                "key column `phone` of `phones` cannot be `privacy: redact`: every row needs its own key"
+            ),
+        "{}",
+        out.stderr
+    );
+    p.write(
+        "mappers/people.yaml",
+        &mapper
+            .replace("privacy: mask", "privacy: pseudonymize")
+            .replace("privacy: redact", "privacy: pseudonymize"),
+    );
+    p.ok(&["run-etl"]);
+    assert_eq!(
+        p.sql("sqlite", "SELECT count(*), count(backup) FROM people"),
+        ["2|0"],
+        "blank values stay NULL, not one pseudonym for both"
+    );
 }
