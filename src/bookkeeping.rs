@@ -272,7 +272,11 @@ pub fn record_checks(
     rows: &[CheckRow],
 ) -> anyhow::Result<Option<i64>> {
     ensure(load)?;
-    let latest = load.select("SELECT max(id) FROM weir_loads", &[])?;
+    // A failed load was rolled back: the data judged is that of the last load that was not.
+    let latest = load.select(
+        "SELECT max(id) FROM weir_loads WHERE coalesce(status, '') <> 'failed'",
+        &[],
+    )?;
     let load_id = match latest.first().and_then(|r| r.first()) {
         Some(Value::Integer(i)) => Some(*i),
         _ => None,

@@ -52,12 +52,16 @@ pub fn run(
     let mut outcomes = Vec::new();
     for (check, plan) in checks.iter().zip(&plans) {
         let mut rows = Collect::default();
-        engine.query(plan.sql(), &mut rows).map_err(|e| match e {
-            QueryError::Sql(e) => Error::problem(sql_problem(check, &e.message)),
-            QueryError::Unsupported(m) => Error::problem(Diagnostic::new(m).at(check.at.clone())),
-            QueryError::Sink(e) => Error::Internal(e),
-        })?;
-        outcomes.push(judge(check, plan, rows, now));
+        match engine.query(plan.sql(), &mut rows) {
+            Ok(()) => outcomes.push(judge(check, plan, rows, now)),
+            // The SQL compiled, so what stops it is the data (a time `weir_epoch` cannot read):
+            // that is this check's finding, and the other checks still run.
+            Err(QueryError::Sql(e)) => outcomes.push(unjudged(check, &e.message)),
+            Err(QueryError::Unsupported(m)) => {
+                return Err(Error::problem(Diagnostic::new(m).at(check.at.clone())));
+            }
+            Err(QueryError::Sink(e)) => return Err(Error::Internal(e)),
+        }
     }
     Ok(outcomes)
 }
@@ -136,6 +140,24 @@ fn integer(v: Option<&Value>) -> Option<i64> {
         Value::Integer(i) => Some(*i),
         Value::Real(f) if f.is_finite() => Some(*f as i64),
         _ => None,
+    }
+}
+
+/// A check whose query the data stops: it fails at its severity, saying why.
+fn unjudged(check: &Check, message: &str) -> Outcome {
+    Outcome {
+        name: check.name.clone(),
+        table: check.table.clone(),
+        kind: check.kind.name(),
+        severity: check.severity,
+        status: match check.severity {
+            Severity::Error => Status::Error,
+            Severity::Warn => Status::Warn,
+        },
+        failing_rows: 0,
+        detail: format!("cannot be judged: {message}"),
+        columns: Vec::new(),
+        rows: Vec::new(),
     }
 }
 

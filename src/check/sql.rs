@@ -132,12 +132,21 @@ pub fn plan(check: &Check, tables: &[Table], kind: engine::Kind) -> Plan {
             let (cols, key) = shown(std::slice::from_ref(column));
             let list: Vec<String> = values.iter().map(|v| literal(v)).collect();
             let c = format!("{t}.{}", quote(column));
+            // A boolean as text is `1`/`0` on SQLite but `true`/`false` on DuckDB: through an
+            // integer it reads `1`/`0` on both, as the checks file's `true`/`false` are read.
+            let boolean = table
+                .and_then(|x| x.column(column))
+                .is_some_and(|c| c.declared.to_ascii_uppercase().contains("BOOL"));
+            let text = if boolean {
+                dialect.as_text(&format!("CAST({c} AS INTEGER)"))
+            } else {
+                dialect.as_text(&c)
+            };
             Plan::Rows {
                 sql: format!(
                     "SELECT {cols} FROM {t}{}",
                     filter(Some(format!(
-                        "{c} IS NOT NULL AND {} NOT IN ({})",
-                        dialect.as_text(&c),
+                        "{c} IS NOT NULL AND {text} NOT IN ({})",
                         list.join(", ")
                     )))
                 ),

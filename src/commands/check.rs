@@ -43,8 +43,24 @@ pub fn run(settings: &Settings, select: &[String], summary: &mut Summary) -> Res
         schema::check(engine.as_ref(), &schema)?;
         judge(settings, engine.as_ref(), &schema, select, summary)?
     };
-    record(settings, &judged)?;
-    verdict(&judged.outcomes)
+    recorded(
+        settings,
+        record(settings, &judged),
+        verdict(&judged.outcomes),
+    )
+}
+
+/// The exit of a judged run: failed checks (4) outrank a failure to record them in weir_checks,
+/// which is then a warning; output/checks.csv already holds the results.
+pub(crate) fn recorded(settings: &Settings, record: Result<()>, verdict: Result<()>) -> Result<()> {
+    match (record, verdict) {
+        (Err(e), Err(v)) => {
+            settings.say(format!("warning: the results are not in weir_checks: {e}"));
+            Err(v)
+        }
+        (Err(e), Ok(())) => Err(e),
+        (Ok(()), v) => v,
+    }
 }
 
 /// What a run of checks found, and the time it judged by.

@@ -40,9 +40,9 @@ pub fn run(
     let Some(judged) = judged else {
         return partial;
     };
-    super::check::record(settings, &judged)?;
+    let record = super::check::record(settings, &judged);
     // Failed checks (4) outrank records set aside (3): the data that did load is wanting.
-    match super::check::verdict(&judged.outcomes) {
+    match super::check::recorded(settings, record, super::check::verdict(&judged.outcomes)) {
         Err(e) => {
             if let Err(Error::Partial(p)) = partial {
                 settings.say(format!("warning: {p}"));

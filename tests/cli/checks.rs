@@ -561,3 +561,47 @@ fn numbers_in_checks_are_refused_at_0_minus_1_nan_inf_and_1e20() {
     7 problems
     ");
 }
+
+#[test]
+fn a_time_that_cannot_be_read_fails_its_check_and_booleans_compare_alike() {
+    insta::allow_duplicates! {
+        for engine in engines() {
+            let p = Project::empty();
+            p.write(
+                "schemas/01.sql",
+                "CREATE TABLE runs (id TEXT PRIMARY KEY, at_text TEXT, ok BOOLEAN);",
+            );
+            p.write(
+                "mappers/runs.yaml",
+                "table: runs\nkey: [id]\ncolumns:\n  id: id\n  at_text: at\n  ok: ok\n",
+            );
+            p.write(
+                "raw_data/runs/a.jsonl",
+                "{\"id\": \"r1\", \"at\": \"2026-11-29T10:00:00Z\", \"ok\": true}\n\
+                 {\"id\": \"r2\", \"at\": \"11/29/2026\", \"ok\": false}\n\
+                 {\"id\": \"r3\", \"at\": null, \"ok\": null}\n",
+            );
+            p.write(
+                "checks/runs.yaml",
+                "runs:\n  - freshness: {column: at_text, warn_after: 2d}\n  \
+                 - accepted_values: {column: ok, values: [true, false]}\n  \
+                 - accepted_values: {column: ok, values: [true]}\n    name: all_ok\n    severity: warn\n  \
+                 - not_null: [id]\n",
+            );
+            p.ok(&["--engine", engine, "run-etl"]);
+            let out = check(&p, engine, &[]);
+            // The unreadable time is the freshness check's finding; the others still run. (DuckDB
+            // names the kind of its error first.)
+            assert_eq!(out.code, 4, "{}", out.transcript());
+            insta::assert_snapshot!(out.stderr.replace("Invalid Input Error: ", ""), @r"
+            error runs_freshness_at_text: cannot be judged: weir_epoch: `11/29/2026` is neither a date YYYY-MM-DD nor a timestamp with an offset (YYYY-MM-DDTHH:MM:SSZ)
+            pass  runs_accepted_values_ok
+            warn  all_ok: 1 failing row: id=r2
+            pass  runs_not_null_id
+            checks: 2 passed, 1 warned, 1 failed
+            wrote output/checks.csv
+            error: check `runs_freshness_at_text` failed
+            ");
+        }
+    }
+}

@@ -212,6 +212,9 @@ impl Parser<'_> {
                         .map_err(|e| format!("`{relative}`:{}:{}: {}", e.line, e.column, e.message))
                 })
                 .and_then(|(v, _)| match v {
+                    Json::Array(items) if items.is_empty() => Err(format!(
+                        "`{relative}` lists no values, so every row would fail"
+                    )),
                     Json::Array(items) if items.iter().all(Json::is_string) => Ok(items
                         .iter()
                         .map(|i| i.as_str().unwrap_or_default().to_string())
