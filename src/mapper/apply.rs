@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use serde_json::Value as Json;
 
 use super::convert::{ConvError, Reading, convert_read};
+use super::privacy::Privacy;
 use super::{ColumnPlan, ColumnSource, KeyTree, Level, Mapper, PathExpr, Root};
 use crate::engine::Value;
 use crate::error::did_you_mean;
@@ -181,10 +182,22 @@ impl Mapper {
             format: c.format.as_deref(),
             text_cells,
         };
+        // A personal value is never quoted in a message (stderr, weir_rejected.reason).
+        let unshown = c.privacy.filter(|p| *p != Privacy::Allow).map(|p| {
+            format!(
+                "(the value is not shown: column `{}` is `privacy: {}`)",
+                c.name,
+                p.name()
+            )
+        });
         let value = match convert_read(v, &c.conversion, reading) {
             Ok(value) => value,
             Err(_) if c.or_null => Value::Null,
             Err(ConvError { message }) => {
+                let message = match &unshown {
+                    Some(why) => format!("cannot be read as `{}` {why}", c.conversion.name()),
+                    None => message,
+                };
                 let hint = format!(
                     "fix the value, or change how column `{}` reads it at {}:{line}:{col}",
                     c.name, self.file
@@ -226,12 +239,16 @@ impl Mapper {
         if let (Some(allowed), Value::Text(t)) = (&c.one_of, &value)
             && !allowed.iter().any(|a| a == t)
         {
-            let hint = did_you_mean(t, allowed.iter().map(String::as_str))
+            let message = match &unshown {
+                Some(why) => format!("is not in the list of allowed values {why}"),
+                None => format!("`{t}` is not in the list of allowed values"),
+            };
+            let hint = unshown
+                .is_none()
+                .then(|| did_you_mean(t, allowed.iter().map(String::as_str)))
+                .flatten()
                 .unwrap_or_else(|| format!("use one of: {}", allowed.join(", ")));
-            errors.push(err(
-                format!("`{t}` is not in the list of allowed values"),
-                Some(hint),
-            ));
+            errors.push(err(message, Some(hint)));
         }
         match c.privacy {
             Some(p) => p.apply(value, self.secret.as_deref()),

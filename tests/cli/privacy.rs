@@ -414,3 +414,46 @@ fn a_key_is_pseudonymised_or_kept_and_a_blank_value_has_no_pseudonym() {
         "blank values stay NULL, not one pseudonym for both"
     );
 }
+
+#[test]
+fn a_personal_value_that_cannot_be_read_is_not_quoted() {
+    let p = Project::empty();
+    p.sample_env();
+    p.write(
+        "schemas/01.sql",
+        "CREATE TABLE people (id TEXT PRIMARY KEY, cc TEXT, kind TEXT);",
+    );
+    p.write(
+        "mappers/people.yaml",
+        "table: people\nkey: [id]\ncolumns:\n  id: id\n  \
+         cc: {from: cc, type: join, privacy: pseudonymize}\n  \
+         kind: {from: kind, one_of: reference/kinds.yaml, privacy: mask}\n",
+    );
+    p.write("schemas/reference/kinds.yaml", "- staff\n- guest\n");
+    p.write(
+        "raw_data/people/a.json",
+        r#"[{"id": "1", "cc": "ada@acme.example", "kind": "staff"},
+            {"id": "2", "cc": [], "kind": "grace@acme.example"}]"#,
+    );
+    let out = p.weir(&["run-etl", "--on-error", "quarantine"]);
+    assert_eq!(out.code, 3, "{}", out.transcript());
+    assert!(
+        !out.stderr.contains("ada@") && !out.stderr.contains("grace@"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("cannot be read as `join` (the value is not shown: column `cc` is `privacy: pseudonymize`)")
+            && out.stderr.contains("is not in the list of allowed values (the value is not shown"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        p.sql(
+            "sqlite",
+            "SELECT count(*) FROM weir_rejected WHERE reason LIKE '%@%'"
+        ),
+        ["0"]
+    );
+}
