@@ -236,7 +236,7 @@ pub enum Command {
     #[command(name = "scan-pii")]
     ScanPii,
     /// Write the tables as CSV into a folder with manifest.json (columns, types, rows, each
-    /// file's SHA-256, the columns the mappers pseudonymise, drop or mask), for a warehouse on
+    /// file's SHA-256, the columns the mappers pseudonymise, drop, mask or redact), for a warehouse on
     /// the other side of a boundary to check and load with `weir import`
     Export {
         /// The folder to write, made whole beside it and renamed into place; a relative path is

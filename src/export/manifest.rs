@@ -41,6 +41,10 @@ pub struct TableEntry {
     pub pseudonymized: Vec<String>,
     pub dropped: Vec<String>,
     pub masked: Vec<String>,
+    /// `redact`: free text with each email, phone number, address or token in it masked, the rest
+    /// kept (so not masked as a whole). Absent from exports of weir versions before it.
+    #[serde(default)]
+    pub redacted: Vec<String>,
     /// The same rows as Parquet (`--parquet`), beside the CSV; an import checks its hash but
     /// loads the CSV.
     #[serde(default, skip_serializing_if = "Option::is_none")]

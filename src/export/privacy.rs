@@ -16,6 +16,8 @@ pub enum Kind {
     Dropped,
     /// Kept in shape only (`mask`): an email's domain, a phone number's country code.
     Masked,
+    /// Each email, phone number, address or token inside the text masked (`redact`).
+    Redacted,
 }
 
 /// The columns of one table under each kind.
@@ -24,15 +26,17 @@ pub struct Columns {
     pub pseudonymized: Vec<String>,
     pub dropped: Vec<String>,
     pub masked: Vec<String>,
+    pub redacted: Vec<String>,
 }
 
-/// The privacy kind a column's `privacy:` gives it: `redact` (each address inside a text masked)
-/// is listed as masked; `allow` and no `privacy:` store the value as it is.
+/// The privacy kind a column's `privacy:` gives it; `allow` and no `privacy:` store the value as
+/// it is.
 pub fn kind(plan: &ColumnPlan) -> Option<Kind> {
     match plan.privacy? {
         Privacy::Pseudonymize => Some(Kind::Pseudonymized),
         Privacy::Drop => Some(Kind::Dropped),
-        Privacy::Mask | Privacy::Redact => Some(Kind::Masked),
+        Privacy::Mask => Some(Kind::Masked),
+        Privacy::Redact => Some(Kind::Redacted),
         Privacy::Allow => None,
     }
 }
@@ -74,6 +78,7 @@ pub fn columns(mappers: &[Mapper]) -> BTreeMap<String, Columns> {
                     Kind::Pseudonymized => out.pseudonymized.push(name),
                     Kind::Dropped => out.dropped.push(name),
                     Kind::Masked => out.masked.push(name),
+                    Kind::Redacted => out.redacted.push(name),
                 }
             }
             (table, out)
@@ -91,7 +96,7 @@ mod tests {
         let tables = engine
             .declared_tables(
                 "CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT, name TEXT, ip TEXT, note TEXT);
-                 CREATE TABLE user_phones (user_id TEXT, phone TEXT, PRIMARY KEY (user_id, phone));",
+                 CREATE TABLE user_phones (user_id TEXT PRIMARY KEY, phone TEXT);",
             )
             .unwrap();
         let mapper = crate::mapper::parse(
@@ -112,7 +117,8 @@ mod tests {
         let users = &columns["users"];
         assert_eq!(users.pseudonymized, ["email"]);
         assert_eq!(users.dropped, ["ip"]);
-        assert_eq!(users.masked, ["note"]);
+        assert!(users.masked.is_empty());
+        assert_eq!(users.redacted, ["note"]);
         assert_eq!(columns["user_phones"].masked, ["phone"]);
         assert!(columns["user_phones"].pseudonymized.is_empty());
     }

@@ -130,6 +130,7 @@ pub fn table(
         pseudonymized: in_table_order(&private.pseudonymized),
         dropped: in_table_order(&private.dropped),
         masked: in_table_order(&private.masked),
+        redacted: in_table_order(&private.redacted),
         parquet,
     })
 }
