@@ -271,7 +271,9 @@ impl Planner {
             column.conv = Some("text");
             column.privacy = Some("pseudonymize");
         }
-        if column.privacy.is_some() {
+        // `pii:` lists what is personal as a whole; free text that only quotes an address is
+        // redacted, which `pii:` does not accept as protection.
+        if column.privacy == Some("pseudonymize") {
             self.pii.push(scoped(&level.scope, at));
         }
         level.columns.push(column);
@@ -281,9 +283,6 @@ impl Planner {
     /// personal).
     fn json(&mut self, name: String, f: &Field, at: &[String], note: String, level: &mut Level) {
         let privacy = f.holds_personal().then_some("redact");
-        if privacy.is_some() {
-            self.pii.push(scoped(&level.scope, at));
-        }
         level.columns.push(Column {
             name,
             sql: "TEXT",

@@ -99,9 +99,7 @@ pub fn yaml(plan: &Plan, header: &[String], records: Option<&[String]>) -> Strin
         out.push_str(&format!("version: {v}\n"));
     }
     if !plan.pii.is_empty() {
-        out.push_str(
-            "# personal: every column that reads these paths pseudonymises or redacts them\n",
-        );
+        out.push_str("# personal: every column that reads these paths pseudonymises them\n");
         let paths: Vec<String> = plan.pii.iter().map(|p| path(p)).collect();
         out.push_str(&format!("pii: [{}]\n", paths.join(", ")));
     }
