@@ -11,7 +11,7 @@ use jiff::tz::TimeZone;
 
 use super::sql::{self, Plan};
 use super::{Check, Kind, Period, Severity, Status, words};
-use crate::engine::{Engine, QueryError, RowSink, Table, Value};
+use crate::engine::{Collected as Collect, Engine, QueryError, Table, Value};
 use crate::error::{Diagnostic, Error};
 
 /// Failing rows kept for output/check_failures/ and the line a check prints.
@@ -90,24 +90,6 @@ fn sql_problem(check: &Check, message: &str) -> Diagnostic {
     Diagnostic::new(format!("check `{}` does not run: {message}", check.name))
         .at(check.at.clone())
         .hint(hint)
-}
-
-#[derive(Default)]
-struct Collect {
-    columns: Vec<String>,
-    rows: Vec<Vec<Value>>,
-}
-
-impl RowSink for Collect {
-    fn header(&mut self, columns: &[String]) -> anyhow::Result<()> {
-        self.columns = columns.to_vec();
-        Ok(())
-    }
-
-    fn row(&mut self, values: &[Value]) -> anyhow::Result<()> {
-        self.rows.push(values.to_vec());
-        Ok(())
-    }
 }
 
 /// The order of failing rows: NULL, then numbers, then text; the same on every engine.

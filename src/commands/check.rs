@@ -14,21 +14,15 @@ use crate::settings::Settings;
 use crate::summary::{CheckResult, Summary, Written};
 
 pub fn run(settings: &Settings, select: &[String], summary: &mut Summary) -> Result<()> {
-    let Some(db) = &settings.db else {
-        return Err(Error::problem(
-            Diagnostic::new(
-                "an in-memory database is empty in check: nothing loads into it, so there is no data to check",
-            )
-            .hint("use `weir run --in-memory` to load and check in one go, or a file database (`weir run-etl` first)"),
-        ));
-    };
-    if !db.exists() {
-        return Err(Error::problem(
-            Diagnostic::new("the database does not exist")
-                .at(Location::file(crate::load::relative_path(db, &settings.root)))
-                .hint("make it with `weir initialize` and `weir run-etl`, or run everything with `weir run`"),
-        ));
-    }
+    super::loaded_database(
+        settings,
+        "check",
+        &super::NoData {
+            empty: "nothing loads into it, so there is no data to check",
+            in_memory: "use `weir run --in-memory` to load and check in one go, or a file database (`weir run-etl` first)",
+            missing: "make it with `weir initialize` and `weir run-etl`, or run everything with `weir run`",
+        },
+    )?;
     if !check::declared(&settings.root) {
         return Err(Error::problem(
             Diagnostic::new("there are no checks")

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use crate::error::{Diagnostic, Error, Location, Result};
+use crate::error::Result;
 use crate::export::manifest::{self, Manifest};
 use crate::export::{self, Staging, privacy};
 use crate::lock::{self, Mode};
@@ -24,22 +24,15 @@ pub struct Options<'a> {
 }
 
 pub fn run(settings: &Settings, opts: &Options) -> Result<()> {
-    let Some(db) = &settings.db else {
-        return Err(Error::problem(
-            Diagnostic::new("an in-memory database is empty in export: nothing loads into it")
-                .hint("export a file database (`weir run` first)"),
-        ));
-    };
-    if !db.exists() {
-        return Err(Error::problem(
-            Diagnostic::new("the database does not exist")
-                .at(Location::file(crate::load::relative_path(
-                    db,
-                    &settings.root,
-                )))
-                .hint("make it with `weir run` (or `weir initialize` and `weir run-etl`)"),
-        ));
-    }
+    super::loaded_database(
+        settings,
+        "export",
+        &super::NoData {
+            empty: "nothing loads into it",
+            in_memory: "export a file database (`weir run` first)",
+            missing: "make it with `weir run` (or `weir initialize` and `weir run-etl`)",
+        },
+    )?;
     let _db = lock::database(settings, Mode::Shared, "export")?;
     let (engine, schema) = super::open_with(settings, true)?;
     schema::check(engine.as_ref(), &schema)?;

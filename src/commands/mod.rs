@@ -22,6 +22,46 @@ use crate::error::Result;
 use crate::schema::{self, Schema};
 use crate::settings::Settings;
 
+/// What a command that only reads says when there is no data to read.
+pub(crate) struct NoData<'a> {
+    /// Why an in-memory database cannot serve (`nothing loads into it, …`).
+    pub empty: &'a str,
+    /// The fix for `--in-memory`.
+    pub in_memory: &'a str,
+    /// The fix for a database file not made yet.
+    pub missing: &'a str,
+}
+
+/// The database file a reader (`check`, `report`, `run-queries`, `export`, `scan-pii`) reads:
+/// never `--in-memory`, where nothing is loaded, and never one it would have to make.
+pub(crate) fn loaded_database<'s>(
+    settings: &'s Settings,
+    verb: &str,
+    no: &NoData,
+) -> Result<&'s std::path::Path> {
+    use crate::error::{Diagnostic, Error, Location};
+    let Some(db) = &settings.db else {
+        return Err(Error::problem(
+            Diagnostic::new(format!(
+                "an in-memory database is empty in {verb}: {}",
+                no.empty
+            ))
+            .hint(no.in_memory),
+        ));
+    };
+    if !db.exists() {
+        return Err(Error::problem(
+            Diagnostic::new("the database does not exist")
+                .at(Location::file(crate::load::relative_path(
+                    db,
+                    &settings.root,
+                )))
+                .hint(no.missing),
+        ));
+    }
+    Ok(db)
+}
+
 /// Opens the database and reads the schema files.
 pub(crate) fn open(settings: &Settings) -> Result<(Box<dyn Engine>, Schema)> {
     open_with(settings, false)

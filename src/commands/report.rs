@@ -9,7 +9,7 @@ use std::io::Write;
 use anyhow::Context;
 
 use crate::chart::{self, Data};
-use crate::engine::{Engine, QueryError, RowSink, Value};
+use crate::engine::{Collected, Engine, QueryError, Value};
 use crate::error::{Diagnostic, Error, Location, Result};
 use crate::html::{self, About, Section};
 use crate::lock::{self, Mode};
@@ -21,21 +21,15 @@ use crate::settings::Settings;
 pub const FILE: &str = "report.html";
 
 pub fn run(settings: &Settings, names: &[String]) -> Result<()> {
-    let Some(db) = &settings.db else {
-        return Err(Error::problem(
-            Diagnostic::new(
-                "an in-memory database is empty in report: nothing loads into it, so every report would be empty",
-            )
-            .hint("load a file database first (`weir run`, or `weir run-etl`), then `weir report`"),
-        ));
-    };
-    if !db.exists() {
-        return Err(Error::problem(
-            Diagnostic::new("the database does not exist")
-                .at(Location::file(crate::load::relative_path(db, &settings.root)))
-                .hint("make it with `weir run` (or `weir initialize` and `weir run-etl`), then `weir report`"),
-        ));
-    }
+    let db = super::loaded_database(
+        settings,
+        "report",
+        &super::NoData {
+            empty: "nothing loads into it, so every report would be empty",
+            in_memory: "load a file database first (`weir run`, or `weir run-etl`), then `weir report`",
+            missing: "make it with `weir run` (or `weir initialize` and `weir run-etl`), then `weir report`",
+        },
+    )?;
     let _db = lock::database(settings, Mode::Shared, "report")?;
     // Reports run on a read-only connection, so a query cannot change data.
     let (engine, schema) = super::open_with(settings, true)?;
@@ -120,30 +114,11 @@ pub fn run(settings: &Settings, names: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// A report's result, held whole: the page shows every row.
-#[derive(Default)]
-struct Rows {
-    columns: Vec<String>,
-    rows: Vec<Vec<Value>>,
-}
-
-impl RowSink for Rows {
-    fn header(&mut self, columns: &[String]) -> anyhow::Result<()> {
-        self.columns = columns.to_vec();
-        Ok(())
-    }
-
-    fn row(&mut self, values: &[Value]) -> anyhow::Result<()> {
-        self.rows.push(values.to_vec());
-        Ok(())
-    }
-}
-
 /// A report's columns and rows.
 type Table = (Vec<String>, Vec<Vec<Value>>);
 
 fn rows(engine: &dyn Engine, r: &report::Report, sql: &str) -> Result<Table> {
-    let mut sink = Rows::default();
+    let mut sink = Collected::default();
     engine.query(sql, &mut sink).map_err(|e| match e {
         QueryError::Sql(e) => Error::problem(
             Diagnostic::new(format!("the query failed: {}", e.message))

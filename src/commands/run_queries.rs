@@ -3,7 +3,7 @@
 //! workbook, output/reports.xlsx (`--workbook`), with a sheet each.
 
 use crate::engine::Engine;
-use crate::error::{Diagnostic, Error, Location, Result};
+use crate::error::{Error, Result};
 use crate::lock::{self, Mode};
 use crate::report::{self, Export, Format};
 use crate::schema;
@@ -17,21 +17,15 @@ pub fn run(
     summary: &mut Summary,
 ) -> Result<()> {
     // A reader: it never makes a database, and reports on one only where it holds data.
-    let Some(db) = &settings.db else {
-        return Err(Error::problem(
-            Diagnostic::new(
-                "an in-memory database is empty in run-queries: nothing loads into it, so every report would be empty",
-            )
-            .hint("use `weir run --in-memory` to load and report in one go, or a file database (`weir run-etl` first)"),
-        ));
-    };
-    if !db.exists() {
-        return Err(Error::problem(
-            Diagnostic::new("the database does not exist")
-                .at(Location::file(crate::load::relative_path(db, &settings.root)))
-                .hint("make it with `weir initialize` and `weir run-etl`, or run everything with `weir run`"),
-        ));
-    }
+    super::loaded_database(
+        settings,
+        "run-queries",
+        &super::NoData {
+            empty: "nothing loads into it, so every report would be empty",
+            in_memory: "use `weir run --in-memory` to load and report in one go, or a file database (`weir run-etl` first)",
+            missing: "make it with `weir initialize` and `weir run-etl`, or run everything with `weir run`",
+        },
+    )?;
     let _db = lock::database(settings, Mode::Shared, "run-queries")?;
     // Reports run on a read-only connection, so a query cannot change data.
     let (engine, schema) = super::open_with(settings, true)?;

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
 use crate::engine::{self, Engine, QueryError, RowSink, Value};
-use crate::error::{Diagnostic, Error, Location, Result};
+use crate::error::{Diagnostic, Error, Result};
 use crate::lock::{self, Mode};
 use crate::mapper::{self, privacy::Privacy};
 use crate::pii::{self, Kind};
@@ -65,22 +65,15 @@ impl Scan {
 }
 
 pub fn run(settings: &Settings) -> Result<()> {
-    let Some(db) = &settings.db else {
-        return Err(Error::problem(
-            Diagnostic::new("an in-memory database is empty in scan-pii: there is nothing to scan")
-                .hint("scan a file database, after `weir run`"),
-        ));
-    };
-    if !db.exists() {
-        return Err(Error::problem(
-            Diagnostic::new("the database does not exist")
-                .at(Location::file(crate::load::relative_path(
-                    db,
-                    &settings.root,
-                )))
-                .hint("make it with `weir run` first"),
-        ));
-    }
+    super::loaded_database(
+        settings,
+        "scan-pii",
+        &super::NoData {
+            empty: "there is nothing to scan",
+            in_memory: "scan a file database, after `weir run`",
+            missing: "make it with `weir run` first",
+        },
+    )?;
     let _db = lock::database(settings, Mode::Shared, "scan-pii")?;
     let (engine, schema) = super::open_with(settings, true)?;
     let allowed = allowed_columns(settings, &schema)?;

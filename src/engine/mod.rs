@@ -210,6 +210,25 @@ pub trait RowSink {
     fn row(&mut self, values: &[Value]) -> anyhow::Result<()>;
 }
 
+/// A result held whole: its column names and every row (a report page, a check's failures).
+#[derive(Debug, Default)]
+pub struct Collected {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+impl RowSink for Collected {
+    fn header(&mut self, columns: &[String]) -> anyhow::Result<()> {
+        self.columns = columns.to_vec();
+        Ok(())
+    }
+
+    fn row(&mut self, values: &[Value]) -> anyhow::Result<()> {
+        self.rows.push(values.to_vec());
+        Ok(())
+    }
+}
+
 /// An embedded database.
 pub trait Engine {
     fn kind(&self) -> Kind;
