@@ -66,7 +66,9 @@ static TOKEN: LazyLock<Regex> = LazyLock::new(|| {
 /// With a `+` and a country code, or in the 3-3-4 form with separators. A bare run of digits is
 /// not taken for a phone number: ids look like that (`privacy: mask` still masks such a value).
 static PHONE: LazyLock<Regex> = LazyLock::new(|| {
-    regex(r"\+\d{1,3}[ .-]?\(?\d{1,4}\)?(?:[ .-]?\d+){1,4}|\(?\b\d{3}\)?[ .-]\d{3}[ .-]\d{4}\b")
+    regex(
+        r"\+\d{1,3}[ .-]?\(?\d{1,4}\)?(?:[ .-]?\d+){1,4}|(?:\(\d{3}\)[ .-]?|\b\d{3}[ .-])\d{3}[ .-]\d{4}\b",
+    )
 });
 
 static IPV4: LazyLock<Regex> = LazyLock::new(|| regex(r"\b(?:\d{1,3}\.){3}\d{1,3}\b"));
@@ -94,8 +96,17 @@ pub fn find(text: &str) -> Vec<Found> {
         }
     }
     for m in IPV6.find_iter(text) {
-        if is_ipv6(text, m.start(), m.end()) {
-            add(Kind::Ipv6, m.start(), m.end());
+        // A run of hex and colons may take in the colons around an address (`ip:2001:db8::7:`);
+        // a `::` at either end is the address's own.
+        let (mut start, mut end) = (m.start(), m.end());
+        if text[start..end].starts_with(':') && !text[start..end].starts_with("::") {
+            start += 1;
+        }
+        if text[start..end].ends_with(':') && !text[start..end].ends_with("::") {
+            end -= 1;
+        }
+        if start < end && is_ipv6(text, start, end) {
+            add(Kind::Ipv6, start, end);
         }
     }
     for m in PHONE.find_iter(text) {
@@ -128,11 +139,14 @@ fn is_ipv4(text: &str, start: usize, end: usize) -> bool {
 fn is_ipv6(text: &str, start: usize, end: usize) -> bool {
     let s = &text[start..end];
     let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.');
+    // A full stop ends a sentence unless a word goes on after it (`::1.2` is no address).
+    let goes_on =
+        after(text, end) == Some('.') && text[end + 1..].starts_with(|c: char| c.is_alphanumeric());
     s.matches(':').count() >= 2
         && s.split(':').filter(|g| !g.is_empty()).count() >= 2
         && s.parse::<Ipv6Addr>().is_ok()
         && !word(before(text, start))
-        && !word(after(text, end))
+        && (!word(after(text, end)) || (after(text, end) == Some('.') && !goes_on))
 }
 
 /// From 7 to 15 digits (E.164), not inside a longer number or word.
@@ -247,6 +261,19 @@ mod tests {
         assert_eq!(
             kinds("fe80::1ff:fe23:4567:890a"),
             vec![(Kind::Ipv6, "fe80::1ff:fe23:4567:890a")]
+        );
+        // Found beside the colons and the full stop of the text around them.
+        assert_eq!(
+            kinds("ip:2001:db8::7, from 2001:db8::8. then 2001:db8::9: refused"),
+            vec![
+                (Kind::Ipv6, "2001:db8::7"),
+                (Kind::Ipv6, "2001:db8::8"),
+                (Kind::Ipv6, "2001:db8::9"),
+            ]
+        );
+        assert_eq!(
+            kinds("call (617)555-0111"),
+            vec![(Kind::Phone, "(617)555-0111")]
         );
         assert_eq!(
             kinds("Authorization: Bearer abcdefghijklmnop1234"),

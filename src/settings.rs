@@ -15,7 +15,7 @@ pub enum Verbosity {
     Verbose,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
     pub root: PathBuf,
     /// `None` keeps the database in memory.
@@ -28,6 +28,23 @@ pub struct Settings {
     /// size it from the widest table the load writes.
     pub duckdb_memory: Option<u64>,
     env: HashMap<String, String>,
+}
+
+/// `.env` holds tokens and WEIR_HASH_SECRET: a printed Settings names its keys, never a value.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut keys: Vec<&String> = self.env.keys().collect();
+        keys.sort();
+        f.debug_struct("Settings")
+            .field("root", &self.root)
+            .field("db", &self.db)
+            .field("engine", &self.engine)
+            .field("verbosity", &self.verbosity)
+            .field("wait", &self.wait)
+            .field("duckdb_memory", &self.duckdb_memory)
+            .field("env_keys", &keys)
+            .finish()
+    }
 }
 
 impl Settings {
