@@ -1,6 +1,7 @@
 //! weir: raw vendor dumps and incident postmortems -> an embedded database -> CSV reports and
 //! an HTML page of them.
 
+pub mod atomic;
 pub mod bookkeeping;
 pub mod chart;
 pub mod check;

@@ -59,7 +59,7 @@ pub fn run(settings: &Settings, args: &Args) -> Result<()> {
         taken,
     })
     .map_err(Error::Problems)?;
-    write(&settings.path(&schema_file), &proposal.sql)
+    crate::atomic::write(&settings.path(&schema_file), proposal.sql.as_bytes())
         .with_context(|| format!("cannot write `{schema_file}`"))?;
     let yml = settings.path(&format!("mappers/{source}.yml"));
     if yml.exists() {
@@ -67,7 +67,7 @@ pub fn run(settings: &Settings, args: &Args) -> Result<()> {
         std::fs::remove_file(&yml)
             .with_context(|| format!("cannot replace `{}`", yml.display()))?;
     }
-    write(&settings.path(&mapper_file), &proposal.yaml)
+    crate::atomic::write(&settings.path(&mapper_file), proposal.yaml.as_bytes())
         .with_context(|| format!("cannot write `{mapper_file}`"))?;
     let tables: Vec<String> = proposal.tables.iter().map(|t| format!("`{t}`")).collect();
     settings.say(format!(
@@ -191,23 +191,4 @@ fn schema_plan(settings: &Settings, dir: &Path, source: &str) -> Result<(String,
         .map(|(t, _)| t.name.clone())
         .collect();
     Ok((file, taken))
-}
-
-/// Writes `text` whole: to a hidden temporary file beside `target`, then renamed over it.
-fn write(target: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let dir = target.parent().context("the file has no folder")?;
-    std::fs::create_dir_all(dir)?;
-    let name = target.file_name().context("the file has no name")?;
-    let temp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
-    let written = (|| {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&temp, target)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    Ok(written?)
 }

@@ -86,7 +86,8 @@ pub fn run(settings: &Settings, args: &Args) -> Result<()> {
                 .hint("fix the file (`weir validate` says where), or pass another `--file`"),
         ));
     };
-    write(&target, &text).with_context(|| format!("cannot write `{relative}`"))?;
+    crate::atomic::write(&target, text.as_bytes())
+        .with_context(|| format!("cannot write `{relative}`"))?;
     let count = postmortem::placeholders(&relative, &text[old.len()..]).len();
     settings.say(format!(
         "added `{name}` on {date} to {relative}:{line}: fill the {count} values marked `{MARKER}` \
@@ -236,28 +237,4 @@ fn is_list(text: &str, old: &str) -> bool {
         _ => return false,
     };
     matches!(crate::yaml::parse(text), Ok((Json::Array(items), _)) if items.len() == before + 1)
-}
-
-/// Writes `text` to a temporary file beside `target` and renames it over, keeping the old
-/// file's permissions: the file is never seen half-written.
-fn write(target: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let dir = target.parent().context("the file has no folder")?;
-    std::fs::create_dir_all(dir)?;
-    let name = target.file_name().context("the file has no name")?;
-    // Hidden, so a load running meanwhile would not read it.
-    let temp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
-    let written = (|| {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        if let Ok(meta) = std::fs::metadata(target) {
-            std::fs::set_permissions(&temp, meta.permissions())?;
-        }
-        std::fs::rename(&temp, target)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    Ok(written?)
 }

@@ -4,8 +4,6 @@
 //! as run-queries does; writes the page to a temporary file and renames it, and writes nothing
 //! when any report or chart declaration has a problem.
 
-use std::io::Write;
-
 use anyhow::Context;
 
 use crate::chart::{self, Data};
@@ -139,15 +137,7 @@ fn write(output: &std::path::Path, page: &str) -> Result<()> {
     std::fs::create_dir_all(output)
         .with_context(|| format!("cannot create `{}`", output.display()))?;
     let target = output.join(FILE);
-    let temp = output.join(format!(".{FILE}.tmp"));
-    let written = (|| -> std::io::Result<()> {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(page.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&temp, &target)
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&temp);
+    if let Err(e) = crate::atomic::write(&target, page.as_bytes()) {
         return Err(Error::Internal(anyhow::Error::new(e).context(format!(
             "cannot write `{}`: check that output/ can be written and the disk has room",
             target.display()

@@ -148,27 +148,13 @@ fn saved_state(path: &Path, relative: &str) -> Result<bool, ExtractError> {
     }
 }
 
-/// Writes the state atomically: a hidden temporary file, synced, renamed over the old one.
+/// Writes the state whole (`atomic::write`), so the tap's next run never reads half of it.
 fn save_state(path: &Path, relative: &str, state: &Json) -> Result<(), ExtractError> {
-    let fail = |e: std::io::Error| ExtractError::Write {
-        path: relative.to_string(),
-        reason: e.to_string(),
-    };
-    let dir = path.parent().expect("the state file is in raw_data/");
-    std::fs::create_dir_all(dir).map_err(fail)?;
-    let name = path.file_name().expect("the state file has a name");
-    let temp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
     let mut text = serde_json::to_vec_pretty(state).expect("a JSON value serialises");
     text.push(b'\n');
-    let written = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&temp)?;
-        f.write_all(&text)?;
-        f.sync_all()?;
-        std::fs::rename(&temp, path)
-    })();
-    written.map_err(|e| {
-        let _ = std::fs::remove_file(&temp);
-        fail(e)
+    crate::atomic::write(path, &text).map_err(|e| ExtractError::Write {
+        path: relative.to_string(),
+        reason: e.to_string(),
     })
 }
 

@@ -132,16 +132,10 @@ impl State {
             doc["pending"] = json!(pending);
         }
         let text = serde_json::to_vec_pretty(&doc).expect("a map of JSON values serialises");
-        let temp = self.path.with_extension("json.tmp");
-        let fail = |e: std::io::Error| ExtractError::Write {
+        crate::atomic::write(&self.path, &text).map_err(|e| ExtractError::Write {
             path: self.relative.clone(),
             reason: e.to_string(),
-        };
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(fail)?;
-        }
-        std::fs::write(&temp, text).map_err(fail)?;
-        std::fs::rename(&temp, &self.path).map_err(fail)
+        })
     }
 }
 
