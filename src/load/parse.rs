@@ -232,11 +232,7 @@ fn map_row(
         Ok(row) => row,
         Err(d) => return emit(Item::FileProblem(d)),
     };
-    if ctx.lacks_context {
-        if !ctx.context_refused {
-            ctx.context_refused = true;
-            emit(Item::FileProblem(ctx.no_context()));
-        }
+    if ctx.refuses_without_context(emit) {
         return;
     }
     let page = Page {
@@ -417,6 +413,16 @@ impl FileCtx<'_> {
         }
     }
 
+    /// Whether a value without an envelope cannot be mapped here (its rows need a `$context`
+    /// the path does not give); the file's one problem for it is emitted the first time.
+    pub(super) fn refuses_without_context(&mut self, emit: &mut dyn FnMut(Item)) -> bool {
+        if self.lacks_context && !self.context_refused {
+            self.context_refused = true;
+            emit(Item::FileProblem(self.no_context()));
+        }
+        self.lacks_context
+    }
+
     /// A value without an envelope, in a source whose rows need a `$context` that its path does
     /// not give: one problem for the file.
     pub(super) fn no_context(&self) -> Diagnostic {
@@ -528,11 +534,7 @@ fn for_each_record(value: &Json, ctx: &mut FileCtx, emit: &mut dyn FnMut(Item), 
         }
         other => {
             page.context = ctx.path_context;
-            if ctx.lacks_context {
-                if !ctx.context_refused {
-                    ctx.context_refused = true;
-                    emit(Item::FileProblem(ctx.no_context()));
-                }
+            if ctx.refuses_without_context(emit) {
                 return;
             }
             if let Some(line) = ctx.line {

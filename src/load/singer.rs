@@ -87,11 +87,7 @@ pub(super) fn messages<'a>(
             ));
             continue;
         };
-        if ctx.lacks_context {
-            if !ctx.context_refused {
-                ctx.context_refused = true;
-                emit(Item::FileProblem(ctx.no_context()));
-            }
+        if ctx.refuses_without_context(emit) {
             return;
         }
         let page = Page {
