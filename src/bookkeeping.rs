@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use crate::engine::{Load, Value};
 
-const TABLES: &str = "\
+pub(crate) const TABLES: &str = "\
 CREATE TABLE IF NOT EXISTS weir_files (
   source TEXT NOT NULL, file TEXT NOT NULL, size BIGINT, modified_ns BIGINT, hash TEXT,
   mapper TEXT, recorded_ns BIGINT, load_id BIGINT, PRIMARY KEY (source, file));

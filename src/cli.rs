@@ -32,14 +32,15 @@ pub struct GlobalArgs {
     pub root: Option<PathBuf>,
 
     /// The database file; a relative path is taken from the project folder (`--root`), not the
-    /// current directory [env: WEIR_DB] [default: <root>/warehouse.sqlite, or
+    /// current directory; or a ClickHouse server's URL (`http://HOST:8123/DATABASE`, with
+    /// `?cluster=NAME` for a cluster) [env: WEIR_DB] [default: <root>/warehouse.sqlite, or
     /// <root>/warehouse.duckdb with `--engine duckdb`]
     #[arg(long, global = true, value_name = "PATH")]
     pub db: Option<PathBuf>,
 
     /// The database engine [env: WEIR_ENGINE] [default: duckdb for a `--db` ending in `.duckdb`,
-    /// otherwise sqlite]
-    #[arg(long, global = true, value_name = "ENGINE", value_parser = ["sqlite", "duckdb"])]
+    /// clickhouse for a `--db` URL, otherwise sqlite]
+    #[arg(long, global = true, value_name = "ENGINE", value_parser = ["sqlite", "duckdb", "clickhouse"])]
     pub engine: Option<String>,
 
     /// Keep the database in memory only (also `DB_MODE=MEMORY`); `run` then needs no file at all

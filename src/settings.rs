@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::GlobalArgs;
 use crate::engine::Kind;
+use crate::engine::clickhouse::server::{self, Server};
 use crate::error::{Diagnostic, Error, Location};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -18,8 +19,10 @@ pub enum Verbosity {
 #[derive(Clone)]
 pub struct Settings {
     pub root: PathBuf,
-    /// `None` keeps the database in memory.
+    /// `None` keeps the database in memory (or it is a server, `server`).
     pub db: Option<PathBuf>,
+    /// A ClickHouse warehouse: `--db` was a URL.
+    pub server: Option<Server>,
     pub engine: Kind,
     pub verbosity: Verbosity,
     /// How long to wait for another weir's lock.
@@ -38,6 +41,7 @@ impl std::fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("root", &self.root)
             .field("db", &self.db)
+            .field("server", &self.server)
             .field("engine", &self.engine)
             .field("verbosity", &self.verbosity)
             .field("wait", &self.wait)
@@ -54,6 +58,7 @@ impl Settings {
         let mut settings = Settings {
             root,
             db: None,
+            server: None,
             engine: Kind::Sqlite,
             verbosity: Verbosity::Normal,
             wait: args.wait,
@@ -77,7 +82,47 @@ impl Settings {
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from)
         });
+        let url = explicit_db
+            .as_deref()
+            .and_then(|p| p.to_str())
+            .filter(|p| server::is_url(p))
+            .map(String::from);
+        if let Some(url) = url {
+            settings.engine = match named.as_deref().map(Kind::parse) {
+                None | Some(Some(Kind::ClickHouse)) => Kind::ClickHouse,
+                Some(_) => {
+                    return Err(Error::problem(
+                        Diagnostic::new(format!(
+                            "`{}` is a server's URL, which only the clickhouse engine reads",
+                            server::redact(&url)
+                        ))
+                        .field("WEIR_ENGINE")
+                        .hint("use `--engine clickhouse`, or pass a database file as `--db PATH`"),
+                    ));
+                }
+            };
+            let user = settings.var("CLICKHOUSE_USER");
+            let password = settings.var("CLICKHOUSE_PASSWORD");
+            settings.server = Some(Server::parse(&url, user, password).map_err(|why| {
+                Error::problem(
+                    Diagnostic::new(format!(
+                        "`{}` is not a ClickHouse URL: {why}",
+                        server::redact(&url)
+                    ))
+                    .field("WEIR_DB")
+                    .hint("write `http://HOST:8123/DATABASE` (or https://, clickhouse://), with `?cluster=NAME` for a cluster"),
+                )
+            })?);
+            return Ok(settings);
+        }
         settings.engine = engine_kind(named, explicit_db.as_deref())?;
+        if settings.engine == Kind::ClickHouse {
+            return Err(Error::problem(
+                Diagnostic::new("the clickhouse engine needs the server's URL as `--db`")
+                    .field("WEIR_DB")
+                    .hint("pass `--db http://HOST:8123/DATABASE` (with `?cluster=NAME` for a cluster), or set WEIR_DB"),
+            ));
+        }
         if let Some(size) = settings.var("WEIR_DUCKDB_MEMORY") {
             settings.duckdb_memory = Some(duckdb_memory(&size)?);
         }
@@ -96,6 +141,11 @@ impl Settings {
             Some(settings.root.join(db))
         };
         Ok(settings)
+    }
+
+    /// Whether nothing is kept: no database file and no server.
+    pub fn in_memory(&self) -> bool {
+        self.db.is_none() && self.server.is_none()
     }
 
     /// A variable from the process environment, else from `.env`.
@@ -170,7 +220,7 @@ fn engine_kind(named: Option<String>, db: Option<&std::path::Path>) -> Result<Ki
         Some(name) => Kind::parse(&name).ok_or_else(|| {
             let mut d = Diagnostic::new(format!("unknown engine `{name}`")).field("WEIR_ENGINE");
             d.hint = crate::error::did_you_mean(&name, Kind::NAMES)
-                .or_else(|| Some("use `sqlite` or `duckdb`".into()));
+                .or_else(|| Some("use `sqlite`, `duckdb` or `clickhouse`".into()));
             Error::problem(d)
         })?,
         None if db.is_some_and(|p| p.extension().is_some_and(|e| e == "duckdb")) => Kind::DuckDb,

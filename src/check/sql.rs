@@ -17,6 +17,9 @@ impl Dialect {
         match kind {
             engine::Kind::Sqlite => Dialect { text: "TEXT" },
             engine::Kind::DuckDb => Dialect { text: "VARCHAR" },
+            engine::Kind::ClickHouse => Dialect {
+                text: "Nullable(String)",
+            },
         }
     }
 

@@ -120,15 +120,18 @@ pub(crate) fn judge(
 /// on one that refuses every change. A database in memory is gone when weir ends: nothing to
 /// record.
 pub(crate) fn record(settings: &Settings, judged: &Judged) -> Result<()> {
-    if settings.db.is_none() {
+    if settings.in_memory() {
         return Ok(());
     }
-    let mut engine = engine::open(
-        settings.engine,
-        settings.db.as_deref(),
-        false,
-        settings.duckdb_memory,
-    )?;
+    let mut engine = match &settings.server {
+        Some(server) => engine::open_server(server, false)?,
+        None => engine::open(
+            settings.engine,
+            settings.db.as_deref(),
+            false,
+            settings.duckdb_memory,
+        )?,
+    };
     let rows: Vec<CheckRow> = judged
         .outcomes
         .iter()

@@ -16,7 +16,7 @@ use crate::schema;
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, dir: &Path) -> Result<()> {
-    if settings.db.is_none() {
+    if settings.in_memory() {
         return Err(Error::problem(
             Diagnostic::new("an import into an in-memory database is gone when weir ends")
                 .hint("import into a file database: leave out `--in-memory`"),

@@ -34,12 +34,12 @@ pub(crate) struct NoData<'a> {
 
 /// The database file a reader (`check`, `report`, `run-queries`, `export`, `scan-pii`) reads:
 /// never `--in-memory`, where nothing is loaded, and never one it would have to make.
-pub(crate) fn loaded_database<'s>(
-    settings: &'s Settings,
-    verb: &str,
-    no: &NoData,
-) -> Result<&'s std::path::Path> {
+/// Returns how to name the database to the user.
+pub(crate) fn loaded_database(settings: &Settings, verb: &str, no: &NoData) -> Result<String> {
     use crate::error::{Diagnostic, Error, Location};
+    if let Some(server) = &settings.server {
+        return Ok(server.to_string());
+    }
     let Some(db) = &settings.db else {
         return Err(Error::problem(
             Diagnostic::new(format!(
@@ -59,7 +59,7 @@ pub(crate) fn loaded_database<'s>(
                 .hint(no.missing),
         ));
     }
-    Ok(db)
+    Ok(crate::load::relative_path(db, &settings.root))
 }
 
 /// Opens the database and reads the schema files.
@@ -79,12 +79,15 @@ pub(crate) fn open_with(settings: &Settings, read_only: bool) -> Result<(Box<dyn
                 .hint("create the folder, or pass another `--db PATH`"),
         ));
     }
-    let engine = engine::open(
-        settings.engine,
-        settings.db.as_deref(),
-        read_only,
-        settings.duckdb_memory,
-    )?;
+    let engine = match &settings.server {
+        Some(server) => engine::open_server(server, read_only)?,
+        None => engine::open(
+            settings.engine,
+            settings.db.as_deref(),
+            read_only,
+            settings.duckdb_memory,
+        )?,
+    };
     let schema =
         schema::read(&settings.root, engine.as_ref()).map_err(crate::error::Error::Problems)?;
     Ok((engine, schema))

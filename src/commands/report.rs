@@ -91,10 +91,11 @@ pub fn run(settings: &Settings, names: &[String]) -> Result<()> {
     let about = About {
         database: format!(
             "{} ({})",
-            crate::load::relative_path(db, &settings.root),
+            db,
             match engine.kind() {
                 crate::engine::Kind::Sqlite => "SQLite",
                 crate::engine::Kind::DuckDb => "DuckDB",
+                crate::engine::Kind::ClickHouse => "ClickHouse",
             }
         ),
         made: jiff::Timestamp::now()

@@ -22,7 +22,7 @@ pub fn run(
 ) -> Result<()> {
     let _db = lock::database(settings, Mode::Exclusive, "run-etl")?;
     let _raw = lock::raw_data(settings, Mode::Shared, "run-etl")?;
-    if settings.db.is_none() {
+    if settings.in_memory() {
         settings.say(
             "note: the database is in memory (`--in-memory` or DB_MODE=MEMORY): what this run loads is not kept; \
              `weir run --in-memory` loads and reports in one go",
@@ -277,7 +277,7 @@ pub(crate) fn etl(
         // The failed run is noted in its own small transaction; if even that fails (a full
         // disk, say), the problems are what matters.
         let _ = record_failed(engine, &row, &per_source);
-        return Err(failed(problems, opts.on_error));
+        return Err(failed(problems, opts.on_error, engine.kind()));
     }
     check_books(&stats)?;
     bookkeeping::record_load(tx.as_mut(), &row, &per_source)?;
@@ -310,10 +310,16 @@ fn check_books(stats: &[SourceStats]) -> Result<()> {
 }
 
 /// The problems of a load that wrote nothing, with what to do next.
-fn failed(problems: Problems, on_error: OnError) -> Error {
+fn failed(problems: Problems, on_error: OnError, kind: crate::engine::Kind) -> Error {
     let mut list = problems.into_diagnostics();
     list.push(Diagnostic::note(
-        "nothing was loaded; the database is unchanged",
+        if kind == crate::engine::Kind::ClickHouse {
+            // ClickHouse has no transaction: docs/CLICKHOUSE.md, "A failed or killed load".
+            "nothing is recorded as loaded: rows already sent to ClickHouse stay (whole records, \
+         children first), no removal is applied, and the next run-etl loads every file again"
+        } else {
+            "nothing was loaded; the database is unchanged"
+        },
     ));
     if on_error == OnError::Fail {
         list.push(Diagnostic::note(
@@ -346,6 +352,15 @@ fn say_books(
         }
         for file in &s.empty {
             warn(file, "it is empty");
+        }
+        if let Some(table) = &s.no_history {
+            let message = format!(
+                "`{table}` is not kept on {}: history tables are not supported there yet, so it stays empty",
+                settings.engine.name()
+            );
+            settings.say(format!("warning: {message}"));
+            let d = Diagnostic::new(message).at(Location::file(format!("mappers/{}", s.source)));
+            summary.problem(Severity::Warning, &d);
         }
         for d in &s.rejected {
             let text = d.to_string();

@@ -1,6 +1,7 @@
 //! The database behind one small trait. Only this folder names rusqlite and duckdb;
 //! mappers, the loader and reports speak `Value`, `Table` and `WriteSpec`.
 
+pub mod clickhouse;
 #[cfg(feature = "duckdb")]
 mod duckdb;
 pub mod functions;
@@ -13,9 +14,9 @@ use std::path::Path;
 
 use fixedbitset::FixedBitSet;
 
+pub use self::clickhouse::ClickHouse;
 #[cfg(feature = "duckdb")]
 pub use self::duckdb::DuckDb;
-#[cfg(feature = "duckdb")]
 pub(crate) use sql_text::skip_blank;
 pub use sql_text::{check_constraints, without_primary_key};
 pub use sqlite::Sqlite;
@@ -25,15 +26,18 @@ pub use sqlite::Sqlite;
 pub enum Kind {
     Sqlite,
     DuckDb,
+    /// A ClickHouse server or cluster, over HTTP: no file.
+    ClickHouse,
 }
 
 impl Kind {
-    pub const NAMES: [&'static str; 2] = ["sqlite", "duckdb"];
+    pub const NAMES: [&'static str; 3] = ["sqlite", "duckdb", "clickhouse"];
 
     pub fn name(self) -> &'static str {
         match self {
             Kind::Sqlite => "sqlite",
             Kind::DuckDb => "duckdb",
+            Kind::ClickHouse => "clickhouse",
         }
     }
 
@@ -41,22 +45,24 @@ impl Kind {
         match name.to_ascii_lowercase().as_str() {
             "sqlite" => Some(Kind::Sqlite),
             "duckdb" => Some(Kind::DuckDb),
+            "clickhouse" => Some(Kind::ClickHouse),
             _ => None,
         }
     }
 
-    /// The file extension of its database files.
+    /// The file extension of its database files (ClickHouse has none: its `--db` is a URL).
     pub fn extension(self) -> &'static str {
         match self {
             Kind::Sqlite => "sqlite",
             Kind::DuckDb => "duckdb",
+            Kind::ClickHouse => "clickhouse",
         }
     }
 
     /// Whether this build of weir includes the engine.
     pub fn available(self) -> bool {
         match self {
-            Kind::Sqlite => true,
+            Kind::Sqlite | Kind::ClickHouse => true,
             Kind::DuckDb => cfg!(feature = "duckdb"),
         }
     }
@@ -372,6 +378,12 @@ pub trait Load {
     fn select(&mut self, sql: &str, params: &[Value]) -> anyhow::Result<Vec<Vec<Value>>>;
 
     fn commit(self: Box<Self>) -> anyhow::Result<()>;
+
+    /// Whether the engine keeps history tables (`history: true`) by the statements of
+    /// `engine::history`.
+    fn keeps_history(&self) -> bool {
+        true
+    }
 }
 
 /// Opens a database of `kind`: the file `db`, or one in memory. A `read_only` one refuses every
@@ -401,7 +413,18 @@ pub fn open(
             let _ = load_memory;
             anyhow::bail!("this build of weir has no DuckDB")
         }
+        // A scratch database for a ClickHouse project (reading schema files, say): they are
+        // written in the dialect weir reads with SQLite. The warehouse is `open_server`'s.
+        Kind::ClickHouse => Box::new(Sqlite::in_memory()?),
     })
+}
+
+/// Opens the ClickHouse warehouse `server` names.
+pub fn open_server(
+    server: &clickhouse::server::Server,
+    read_only: bool,
+) -> anyhow::Result<Box<dyn Engine>> {
+    Ok(Box::new(ClickHouse::open(server, read_only)?))
 }
 
 /// The statements of `Load::retain`, the same on every engine: make the keep-list table, fill it
@@ -484,6 +507,10 @@ pub fn is_resource_fault(e: &anyhow::Error) -> bool {
         }
         if sqlite::is_resource_fault(cause) {
             return true;
+        }
+        // A ClickHouse server that refuses the user or cannot be reached.
+        if let Some(f) = cause.downcast_ref::<clickhouse::server::Fault>() {
+            return !matches!(f, clickhouse::server::Fault::Sql(_));
         }
         #[cfg(feature = "duckdb")]
         if duckdb::is_resource_fault(cause) {

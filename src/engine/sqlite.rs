@@ -141,10 +141,27 @@ pub(super) fn is_resource_fault(cause: &(dyn std::error::Error + 'static)) -> bo
 }
 
 fn read_tables(conn: &Connection) -> rusqlite::Result<Vec<Table>> {
-    let mut stmt = conn.prepare(
+    read_tables_with(conn, false)
+}
+
+/// The tables a script of plain CREATE TABLE statements declares, weir's own among them: how
+/// an engine without SQLite's dialect (ClickHouse) reads schema files and weir's bookkeeping.
+pub(crate) fn parse_tables(script: &str, with_weir: bool) -> Result<Vec<Table>, SqlError> {
+    let scratch = Connection::open_in_memory().map_err(sql_error)?;
+    scratch.execute_batch(script).map_err(sql_error)?;
+    read_tables_with(&scratch, with_weir).map_err(sql_error)
+}
+
+fn read_tables_with(conn: &Connection, with_weir: bool) -> rusqlite::Result<Vec<Table>> {
+    let weir = if with_weir {
+        ""
+    } else {
+        " AND name NOT LIKE 'weir\\_%' ESCAPE '\\'"
+    };
+    let mut stmt = conn.prepare(&format!(
         "SELECT name, sql FROM sqlite_schema WHERE type = 'table' \
-         AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE 'weir\\_%' ESCAPE '\\' ORDER BY rowid",
-    )?;
+         AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'{weir} ORDER BY rowid"
+    ))?;
     let rows: Vec<(String, String)> = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;

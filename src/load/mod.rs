@@ -87,6 +87,8 @@ pub struct SourceStats {
     pub empty: Vec<String>,
     /// The first problems of records set aside (quarantine), to show.
     pub rejected: Vec<Diagnostic>,
+    /// The history table the engine does not keep (ClickHouse, for now).
+    pub no_history: Option<String>,
 }
 
 /// Collects problems across files, so one run reports them all.
@@ -163,8 +165,12 @@ pub fn load_source(
         stats: &mut stats,
         seen: HashMap::new(),
         kept: Vec::new(),
-        history: history::History::new(mapper),
+        history: None,
     };
+    match &writer.load {
+        Some(l) if !l.keeps_history() => writer.stats.no_history = mapper.history.clone(),
+        _ => writer.history = history::History::new(mapper),
+    }
     pipeline(mapper, jobs, opts.jobs, &mut |job, item| {
         if let Item::FileEnd(_) = item {
             progress.file_done(job.size.max(0) as u64, writer.stats.tally.records_read);

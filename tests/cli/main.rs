@@ -3,6 +3,7 @@
 mod bare_bodies;
 mod checks;
 mod chromium;
+mod clickhouse;
 mod completions;
 mod data_docs;
 mod docs;
