@@ -20,6 +20,7 @@ const PASSWORD: &str = "hunter2-not-for-output";
 /// Two servers, one shard each, in one cluster `weir_test`; killed when dropped.
 pub struct Cluster {
     servers: Vec<Child>,
+    commands: Vec<(PathBuf, String)>,
     pub http: Vec<u16>,
     _dir: tempfile::TempDir,
 }
@@ -74,6 +75,7 @@ impl Cluster {
             })
             .collect();
         let mut servers = Vec::new();
+        let mut commands = Vec::new();
         for (i, (http, tcp, inter)) in ports.iter().enumerate() {
             let d = dir.path().join(format!("shard{}", i + 1));
             for sub in ["data", "tmp", "user_files"] {
@@ -112,34 +114,33 @@ impl Cluster {
                 ),
             )
             .unwrap();
-            servers.push(
-                Command::new(&bin)
-                    .arg(format!("--config-file={d}/config.xml"))
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .unwrap(),
-            );
+            let config = format!("--config-file={d}/config.xml");
+            servers.push(spawn(&bin, &config));
+            commands.push((bin.clone(), config));
         }
         let cluster = Cluster {
             servers,
+            commands,
             http: ports.iter().map(|p| p.0).collect(),
             _dir: dir,
         };
         for &port in &cluster.http {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            loop {
-                if ping(port) {
-                    break;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "clickhouse-server on {port} did not start"
-                );
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            wait_for(port);
         }
         cluster
+    }
+
+    /// Kills shard `i` (0-based) with SIGKILL.
+    pub fn kill(&mut self, i: usize) {
+        let _ = self.servers[i].kill();
+        let _ = self.servers[i].wait();
+    }
+
+    /// Starts shard `i` again on its data.
+    pub fn restart(&mut self, i: usize) {
+        let (bin, config) = &self.commands[i];
+        self.servers[i] = spawn(bin, config);
+        wait_for(self.http[i]);
     }
 
     /// weir's `--db` for database `db` on the cluster.
@@ -213,6 +214,26 @@ impl Cluster {
             }
         }
         out
+    }
+}
+
+fn spawn(bin: &Path, config: &str) -> Child {
+    Command::new(bin)
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_for(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ping(port) {
+        assert!(
+            Instant::now() < deadline,
+            "clickhouse-server on {port} did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -379,4 +400,85 @@ fn a_refused_password_is_one_line_without_the_password() {
     );
     assert_eq!(out.code, 0, "{}", out.transcript());
     assert!(!out.transcript().contains(PASSWORD));
+}
+
+/// SIGKILL of weir at moments spread over a load, then one run-etl: the rows of a clean load,
+/// whatever the killed runs had sent.
+#[test]
+#[ignore = "needs clickhouse-server (Debian's package); .ci/run installs it and runs these"]
+fn a_kill_mid_load_then_a_rerun_gives_a_clean_result() {
+    let cluster = Cluster::start();
+    let clean = crate::reliability::big(40_000);
+    clean.ok(&["run-etl"]);
+    let expected = without_history(&clean.dump("warehouse.sqlite"));
+
+    let p = crate::reliability::big(40_000);
+    let url = cluster.url("weir");
+    let mut killed = 0;
+    for round in 0..6u64 {
+        let args: &[&str] = if round == 0 {
+            &["--db", &url, "run-etl"]
+        } else {
+            &["--db", &url, "run-etl", "--full"]
+        };
+        let mut child = p.spawn(args);
+        std::thread::sleep(Duration::from_millis(300 + round * 250));
+        if child.try_wait().unwrap().is_none() {
+            killed += 1;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        if round == 0 {
+            // The first load never finished: its ledger names no file.
+            let files = cluster.query("weir", "SELECT count() FROM weir_files FORMAT TabSeparated");
+            assert_eq!(files.trim(), "0", "a killed first load left ledger rows");
+        }
+    }
+    assert!(
+        killed >= 3,
+        "only {killed} runs were still going when killed"
+    );
+    p.ok(&["--db", &url, "run-etl"]);
+    assert_same(
+        &without_history(&cluster.dump("weir")),
+        &expected,
+        &format!("the cluster after {killed} kills"),
+    );
+    let again = p.ok(&["--db", &url, "run-etl"]);
+    assert!(!again.stderr.contains("\nloaded "), "{}", again.stderr);
+}
+
+/// A shard down: one line naming it, nothing recorded as loaded; once it is back, a re-run
+/// completes the load.
+#[test]
+#[ignore = "needs clickhouse-server (Debian's package); .ci/run installs it and runs these"]
+fn a_shard_down_is_named_and_a_rerun_after_it_is_back_completes() {
+    let mut cluster = Cluster::start();
+    let p = Project::shipped();
+    p.ok(&["run-etl"]);
+    let expected = without_history(&p.dump("warehouse.sqlite"));
+    let url = cluster.url("weir");
+    p.ok(&["--db", &url, "initialize"]);
+    cluster.kill(1);
+    let out = p.weir(&["--db", &url, "run-etl"]);
+    assert_eq!(out.code, 1, "{}", out.transcript());
+    let shard = format!("127.0.0.1:{}", cluster.http[1]);
+    assert!(
+        out.stderr.contains(&shard),
+        "the error does not name the shard {shard}: {}",
+        out.stderr
+    );
+    cluster.restart(1);
+    let files = cluster.query("weir", "SELECT count() FROM weir_files FORMAT TabSeparated");
+    assert_eq!(
+        files.trim(),
+        "0",
+        "files recorded as loaded with a shard down"
+    );
+    p.ok(&["--db", &url, "run-etl"]);
+    assert_same(
+        &without_history(&cluster.dump("weir")),
+        &expected,
+        "after the shard came back",
+    );
 }

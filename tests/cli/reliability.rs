@@ -8,7 +8,7 @@ use crate::harness::{Project, assert_same, engines};
 
 /// The shipped project plus a source of `n` tickets in JSONL, big enough that a load takes a
 /// while; every 7th ticket comes back later with an older version.
-fn big(n: usize) -> Project {
+pub(crate) fn big(n: usize) -> Project {
     let p = Project::shipped();
     p.write(
         "schemas/90_tickets.sql",
