@@ -482,3 +482,98 @@ fn a_shard_down_is_named_and_a_rerun_after_it_is_back_completes() {
         "after the shard came back",
     );
 }
+
+/// `tests/clickhouse/chdb_http.py`: ClickHouse's HTTP interface over chdb, the current
+/// ClickHouse engine in-process (PyPI's chdb-core); stopped when dropped.
+struct CurrentClickHouse {
+    server: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for CurrentClickHouse {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+impl CurrentClickHouse {
+    fn start() -> CurrentClickHouse {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let shim = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clickhouse/chdb_http.py");
+        let server = Command::new("python3")
+            .arg(shim)
+            .arg(dir.path().join("data"))
+            .arg(port.to_string())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for(port);
+        CurrentClickHouse {
+            server,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
+/// The reports that do not yet read the same on a current ClickHouse, and why.
+const NOT_YET: [(&str, &str); 4] = [
+    (
+        "pagerduty_interruptions",
+        "weir_local_time: ClickHouse converts time zones only by a constant zone",
+    ),
+    (
+        "pagerduty_status_history",
+        "history tables are not kept on ClickHouse yet",
+    ),
+    (
+        "root_cause_recurrence",
+        "ClickHouse's analyzer calls a joined CTE's column ambiguous",
+    ),
+    (
+        "slo_error_budget",
+        "ClickHouse's analyzer loses a joined CTE's alias",
+    ),
+];
+
+/// Every shipped report on the current ClickHouse (26.x, through chdb) over the tables weir's
+/// DDL made: the same CSV, byte for byte, as SQLite's, but for the few listed in NOT_YET, which
+/// must still differ or fail (so this test says when one starts to work).
+#[test]
+#[ignore = "needs python3 with PyPI's chdb-core; .ci/run installs it and runs these"]
+fn reports_on_a_current_clickhouse_read_as_on_sqlite() {
+    let server = CurrentClickHouse::start();
+    let p = Project::shipped();
+    p.ok(&["run-etl"]);
+    p.ok(&["run-queries"]);
+    let expected = p.reports();
+    assert_eq!(expected.len(), 15);
+    std::fs::remove_dir_all(p.path("output")).unwrap();
+    let url = format!("http://127.0.0.1:{}/weir", server.port);
+    p.ok(&["--db", &url, "run-etl"]);
+    let mut same = 0;
+    for (name, csv) in &expected {
+        let out = p.weir(&["--db", &url, "run-queries", name]);
+        let got = std::fs::read_to_string(p.path(&format!("output/{name}.csv"))).ok();
+        let equal = out.code == 0 && got.as_deref() == Some(csv.as_str());
+        match NOT_YET.iter().find(|(n, _)| n == name) {
+            Some((_, why)) => assert!(
+                !equal,
+                "{name} now reads as on SQLite ({why}): take it off NOT_YET"
+            ),
+            None => {
+                assert_eq!(out.code, 0, "{name}: {}", out.transcript());
+                assert_eq!(
+                    got.as_deref(),
+                    Some(csv.as_str()),
+                    "{name} differs from SQLite's"
+                );
+                same += 1;
+            }
+        }
+    }
+    assert_eq!(same, expected.len() - NOT_YET.len());
+}

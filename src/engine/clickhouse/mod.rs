@@ -40,6 +40,17 @@ pub(crate) const HIDDEN: [(&str, &str); 8] = [
     ("_weir_parent_seq", "UInt64"),
 ];
 
+/// weir's report functions (src/engine/functions.rs) as ClickHouse SQL functions, made on every
+/// shard of a server that has them (21.10 and later). `weir_round` rounds the shortest decimal
+/// text of `x` half away from zero, as weir does; ClickHouse's `round` of a Float64 rounds half
+/// to even. `weir_local_time` is left out: ClickHouse converts time zones only by a constant
+/// zone, and reports pass a column.
+const FUNCTIONS: [&str; 3] = [
+    "weir_round AS (x, d) -> toFloat64(round(toDecimal128(toString(x), 15), d))",
+    "weir_epoch AS (t) -> toInt64(toUnixTimestamp(parseDateTimeBestEffortOrNull(t, 'UTC')))",
+    "weir_weekday AS (t) -> toInt64(toDayOfWeek(toDate(substring(t, 1, 10))))",
+];
+
 /// weir's table of the schema each table was made from: what `tables()` reports.
 const SCHEMA_BOOK: &str = "CREATE TABLE weir_schema (name TEXT PRIMARY KEY, sql TEXT, view TEXT)";
 
@@ -60,6 +71,14 @@ const QUERY_SETTINGS: [(&str, &str); 3] = [
     ("output_format_json_quote_64bit_integers", "0"),
     ("join_use_nulls", "1"),
     ("insert_distributed_sync", "1"),
+];
+
+/// Settings of a report on a server that knows them, so that its SQL means what it means on
+/// SQLite: `CAST` keeps a NULL (ClickHouse would refuse it), and a bare `UNION` removes
+/// duplicates.
+const REPORT_SETTINGS: [(&str, &str); 2] = [
+    ("cast_keep_nullable", "1"),
+    ("union_default_mode", "DISTINCT"),
 ];
 
 impl ClickHouse {
@@ -98,6 +117,11 @@ impl ClickHouse {
                 .map_err(|e| anyhow::anyhow!("weir's books: {}", e.message))?;
             for t in &books {
                 engine.create(t, true)?;
+            }
+            if engine.version >= (21, 10) {
+                for f in FUNCTIONS {
+                    engine.on_shards(&format!("CREATE FUNCTION IF NOT EXISTS {f}"))?;
+                }
             }
         }
         Ok(engine)
@@ -196,6 +220,9 @@ impl ClickHouse {
         let mut settings = QUERY_SETTINGS.to_vec();
         if report || self.read_only {
             settings.push(("readonly", "1"));
+        }
+        if report && self.version >= (21, 1) {
+            settings.extend_from_slice(&REPORT_SETTINGS);
         }
         self.fetch(sql, sink, &settings)
     }
