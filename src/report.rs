@@ -87,7 +87,7 @@ pub struct Report {
     pub relative: String,
 }
 
-const ENGINE_SUFFIXES: [&str; 2] = [".sqlite", ".duckdb"];
+const ENGINE_SUFFIXES: [&str; 3] = [".sqlite", ".duckdb", ".clickhouse"];
 
 /// The reports in `queries/`, by name; `queries/<name>.<engine>.sql` overrides `<name>.sql`.
 pub fn list(root: &Path, engine: &str) -> anyhow::Result<Vec<Report>> {

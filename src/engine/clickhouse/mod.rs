@@ -672,9 +672,18 @@ impl Engine for ClickHouse {
 impl ClickHouse {
     /// A report refused by a server too old for its SQL says so.
     fn explain(&self, mut e: SqlError) -> SqlError {
-        if self.version.0 < 21 && e.message.contains("Syntax error") {
+        let old = self.version < (21, 10);
+        let dialect = [
+            "Syntax error",
+            "more than one JOIN",
+            "Unknown function weir_",
+        ]
+        .iter()
+        .any(|m| e.message.contains(m));
+        if old && dialect {
             e.message.push_str(&format!(
-                " (ClickHouse {}.{} has no WITH … AS (SELECT …) or window functions: reports need ClickHouse 21.3 or later)",
+                " (ClickHouse {}.{} has no WITH … AS (SELECT …), window functions, several JOINs in one \
+                 SELECT or SQL functions: weir's reports need ClickHouse 21.10 or later)",
                 self.version.0, self.version.1
             ));
         }
