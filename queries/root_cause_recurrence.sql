@@ -7,7 +7,10 @@
 -- first_incident_date, last_incident_date: the earliest and latest incident_date with the cause.
 -- chart: bar x=root_cause y=incidents,recurrences title="Incidents and recurrences per root cause" unit="incidents" x-label="root cause"
 WITH recurring AS (
-    SELECT DISTINCT later.root_cause, later.incident_name, later.incident_date
+    SELECT DISTINCT
+        later.root_cause AS root_cause,
+        later.incident_name AS incident_name,
+        later.incident_date AS incident_date
     FROM root_causes later
     JOIN root_causes earlier
       ON earlier.root_cause = later.root_cause
@@ -27,7 +30,7 @@ recurrences AS (
     GROUP BY root_cause
 ),
 entities AS (
-    SELECT rc.root_cause, COUNT(DISTINCT ap.entity_name) AS entities
+    SELECT rc.root_cause AS root_cause, COUNT(DISTINCT ap.entity_name) AS entities
     FROM root_causes rc
     JOIN affected_products ap
       ON ap.incident_name = rc.incident_name
@@ -44,12 +47,12 @@ causes AS (
     GROUP BY root_cause
 )
 SELECT
-    c.root_cause,
-    c.incidents,
+    c.root_cause AS root_cause,
+    c.incidents AS incidents,
     COALESCE(e.entities, 0) AS entities,
     COALESCE(r.recurrences, 0) AS recurrences,
-    c.first_incident_date,
-    c.last_incident_date
+    c.first_incident_date AS first_incident_date,
+    c.last_incident_date AS last_incident_date
 FROM causes c
 LEFT JOIN entities e ON e.root_cause = c.root_cause
 LEFT JOIN recurrences r ON r.root_cause = c.root_cause
