@@ -51,9 +51,9 @@ spans AS (
 ),
 product_incidents AS (
     SELECT DISTINCT
-        ap.product,
-        i.incident_name,
-        i.incident_date,
+        ap.product AS product,
+        i.incident_name AS incident_name,
+        i.incident_date AS incident_date,
         i.time_of_first_trigger_epoch AS start_epoch,
         i.time_of_recovery_epoch AS end_epoch
     FROM affected_products ap
@@ -93,8 +93,8 @@ merged AS (
 ),
 downtime AS (
     SELECT
-        m.product,
-        s.month,
+        m.product AS product,
+        s.month AS month,
         SUM(
             CASE WHEN m.end_epoch < s.end_epoch THEN m.end_epoch ELSE s.end_epoch END
             - CASE WHEN m.start_epoch > s.start_epoch THEN m.start_epoch ELSE s.start_epoch END
@@ -114,11 +114,11 @@ counts AS (
 ),
 budgets AS (
     SELECT
-        o.product,
-        s.month,
+        o.product AS product,
+        s.month AS month,
         CAST(o.target AS DOUBLE) AS target,
-        (100 - CAST(o.target AS DOUBLE)) / 100 * CAST(s.end_epoch - s.start_epoch AS DOUBLE) / 60 AS budget_minutes,
-        CAST(COALESCE(d.seconds, 0) AS DOUBLE) / 60 AS downtime_minutes,
+        (100 - CAST(o.target AS DOUBLE)) / 100 * CAST(s.end_epoch - s.start_epoch AS DOUBLE) / 60 AS exact_budget_minutes,
+        CAST(COALESCE(d.seconds, 0) AS DOUBLE) / 60 AS exact_downtime_minutes,
         COALESCE(c.incidents, 0) AS incidents,
         COALESCE(c.incidents_without_duration, 0) AS incidents_without_duration
     FROM slos o
@@ -130,9 +130,9 @@ SELECT
     product,
     month,
     target,
-    weir_round(budget_minutes, 1) AS budget_minutes,
-    weir_round(downtime_minutes, 1) AS downtime_minutes,
-    weir_round(100 * downtime_minutes / budget_minutes, 1) AS budget_used_pct,
+    weir_round(exact_budget_minutes, 1) AS budget_minutes,
+    weir_round(exact_downtime_minutes, 1) AS downtime_minutes,
+    weir_round(100 * exact_downtime_minutes / exact_budget_minutes, 1) AS budget_used_pct,
     incidents,
     incidents_without_duration
 FROM budgets
