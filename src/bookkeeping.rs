@@ -48,13 +48,34 @@ pub fn forget_files(load: &mut dyn Load) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The number of the next load.
+/// The number of the next load: one more than the last. In a database that several folders
+/// load into at once (`Load::shared`), two writers could read the same last number, so there
+/// it is at least the time in microseconds, with the low digits from this process: numbers
+/// still grow from load to load, and no two writers share one.
 pub fn next_load_id(load: &mut dyn Load) -> anyhow::Result<i64> {
     let rows = load.select("SELECT coalesce(max(id), 0) + 1 FROM weir_loads", &[])?;
-    Ok(match rows.first().and_then(|r| r.first()) {
+    let next = match rows.first().and_then(|r| r.first()) {
         Some(Value::Integer(i)) => *i,
         _ => 1,
-    })
+    };
+    if !load.shared() {
+        return Ok(next);
+    }
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64);
+    let salt = (std::process::id() as i64 ^ (micros >> 20)).rem_euclid(1000);
+    Ok(next.max(micros.saturating_mul(1000) + salt))
+}
+
+/// The name the ledger keeps `relative` (a path in the project) under: the path itself, or in
+/// a shared warehouse `<folder>//<path>`, so that each folder has a ledger of its own.
+pub fn ledger_name(folder: &str, relative: &str) -> String {
+    if folder.is_empty() {
+        relative.to_string()
+    } else {
+        format!("{folder}//{relative}")
+    }
 }
 
 /// What the ledger knows of one raw file.
@@ -67,8 +88,13 @@ pub struct FileEntry {
     pub recorded_ns: i64,
 }
 
-/// The ledger of one source, by file (relative to the project root).
-pub fn files(load: &mut dyn Load, source: &str) -> anyhow::Result<HashMap<String, FileEntry>> {
+/// The ledger of one source, by file (relative to the project root), as `folder` keeps it (see
+/// `ledger_name`); then the other folders that have files of this source in the ledger.
+pub fn files(
+    load: &mut dyn Load,
+    source: &str,
+    folder: &str,
+) -> anyhow::Result<(HashMap<String, FileEntry>, Vec<String>)> {
     let rows = load.select(
         "SELECT file, size, modified_ns, hash, mapper, recorded_ns FROM weir_files WHERE source = ?",
         &[text(source)],
@@ -81,21 +107,28 @@ pub fn files(load: &mut dyn Load, source: &str) -> anyhow::Result<HashMap<String
         Value::Text(s) => s.clone(),
         _ => String::new(),
     };
-    Ok(rows
-        .iter()
-        .map(|r| {
-            (
-                string(&r[0]),
-                FileEntry {
-                    size: int(&r[1]),
-                    modified_ns: int(&r[2]),
-                    hash: string(&r[3]),
-                    mapper: string(&r[4]),
-                    recorded_ns: int(&r[5]),
-                },
-            )
-        })
-        .collect())
+    let mut mine = HashMap::new();
+    let mut others: Vec<String> = Vec::new();
+    for r in &rows {
+        let name = string(&r[0]);
+        // A path in a project holds no `//`: a name that does is `<folder>//<path>`.
+        let (owner, relative) = name.split_once("//").unwrap_or(("", &name));
+        if owner != folder {
+            if !others.iter().any(|o| o == owner) {
+                others.push(owner.to_string());
+            }
+            continue;
+        }
+        let entry = FileEntry {
+            size: int(&r[1]),
+            modified_ns: int(&r[2]),
+            hash: string(&r[3]),
+            mapper: string(&r[4]),
+            recorded_ns: int(&r[5]),
+        };
+        mine.insert(relative.to_string(), entry);
+    }
+    Ok((mine, others))
 }
 
 /// Records that `file` of `source` is loaded as `entry` by load `load_id`. When it was read
@@ -103,11 +136,13 @@ pub fn files(load: &mut dyn Load, source: &str) -> anyhow::Result<HashMap<String
 pub fn file_loaded(
     load: &mut dyn Load,
     source: &str,
+    folder: &str,
     file: &str,
     entry: &FileEntry,
     load_id: i64,
     fresh: bool,
 ) -> anyhow::Result<()> {
+    let file = &ledger_name(folder, file);
     load.execute(
         "DELETE FROM weir_files WHERE source = ? AND file = ?",
         &[text(source), text(file)],
@@ -135,7 +170,13 @@ pub fn file_loaded(
 }
 
 /// Forgets a file that is gone from raw_data/ (its rows stay: raw pages are history).
-pub fn file_gone(load: &mut dyn Load, source: &str, file: &str) -> anyhow::Result<()> {
+pub fn file_gone(
+    load: &mut dyn Load,
+    source: &str,
+    folder: &str,
+    file: &str,
+) -> anyhow::Result<()> {
+    let file = &ledger_name(folder, file);
     for sql in [
         "DELETE FROM weir_files WHERE source = ? AND file = ?",
         "DELETE FROM weir_rejected WHERE source = ? AND file = ?",
@@ -158,14 +199,21 @@ pub struct Rejected {
     pub raw: Option<String>,
 }
 
-pub fn reject(load: &mut dyn Load, load_id: i64, source: &str, r: &Rejected) -> anyhow::Result<()> {
+/// `folder` as for the ledger: a shared warehouse's `weir_rejected.file` says which folder.
+pub fn reject(
+    load: &mut dyn Load,
+    load_id: i64,
+    source: &str,
+    folder: &str,
+    r: &Rejected,
+) -> anyhow::Result<()> {
     let opt = |v: &Option<String>| v.as_deref().map_or(Value::Null, text);
     load.execute(
         "INSERT INTO weir_rejected VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         &[
             Value::Integer(load_id),
             text(source),
-            text(&r.file),
+            text(&ledger_name(folder, &r.file)),
             r.line.map_or(Value::Null, |l| Value::Integer(l as i64)),
             opt(&r.record),
             opt(&r.field),

@@ -240,6 +240,9 @@ pub(crate) fn etl(
     let mut tx = engine.begin_load()?;
     bookkeeping::ensure(tx.as_mut())?;
     opts.load_id = bookkeeping::next_load_id(tx.as_mut())?;
+    if tx.shared() {
+        opts.folder = folder_name(settings)?;
+    }
     for m in &mappers {
         let source = load::load_source(m, &settings.root, Some(tx.as_mut()), &opts, &mut problems)?;
         stats.push(source);
@@ -444,4 +447,27 @@ fn now() -> String {
     jiff::Timestamp::now()
         .round(jiff::Unit::Second)
         .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string())
+}
+
+/// The name this folder's ledger goes by in a shared warehouse: WEIR_PROJECT, else the host's
+/// name and the folder's absolute path (a copy elsewhere is another folder).
+fn folder_name(settings: &Settings) -> Result<String> {
+    if let Some(name) = settings.var("WEIR_PROJECT") {
+        if name.is_empty() || name.contains("//") {
+            return Err(Error::problem(
+                Diagnostic::new(format!("WEIR_PROJECT `{name}` cannot name a folder"))
+                    .field("WEIR_PROJECT")
+                    .hint("use a name without `//`, such as `payments-team`"),
+            ));
+        }
+        return Ok(name);
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .map_or_else(|| "localhost".to_string(), |h| h.trim().to_string());
+    let root = std::fs::canonicalize(&settings.root).unwrap_or_else(|_| settings.root.clone());
+    let root = root.to_string_lossy().replace('\\', "/");
+    Ok(format!("{host}:{}", root.trim_end_matches('/')))
 }

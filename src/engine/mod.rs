@@ -384,6 +384,13 @@ pub trait Load {
     fn keeps_history(&self) -> bool {
         true
     }
+
+    /// Whether several project folders may load into this database at once (a shared
+    /// warehouse): load numbers must then be unique across writers, and each folder keeps its
+    /// own ledger of files.
+    fn shared(&self) -> bool {
+        false
+    }
 }
 
 /// Opens a database of `kind`: the file `db`, or one in memory. A `read_only` one refuses every

@@ -127,8 +127,28 @@ pub(super) fn plan(
     load: &mut dyn Load,
     opts: &Options,
     tally: &mut Tally,
+    problems: &mut Problems,
 ) -> anyhow::Result<(Vec<Job>, Vec<String>)> {
-    let ledger = bookkeeping::files(load, &mapper.source)?;
+    let (ledger, others) = bookkeeping::files(load, &mapper.source, &opts.folder)?;
+    // A complete source's files hold every record of it: two folders cannot both hold them all.
+    if mapper.complete
+        && let Some(other) = others.first()
+    {
+        problems.push(
+            Diagnostic::new(format!(
+                "`{}` is a complete source (`complete: true`), and the folder `{other}` loads it \
+                 into this warehouse too: a complete source's files must all be in one folder",
+                mapper.source
+            ))
+            .at(Location::file(&mapper.file))
+            .field("complete")
+            .hint(
+                "load this source from one folder (set WEIR_PROJECT to the same name in folders \
+                 that are copies of one project), or remove `complete: true`",
+            ),
+        );
+        return Ok((Vec::new(), Vec::new()));
+    }
     let gone: Vec<String> = ledger
         .keys()
         .filter(|k| !files.iter().any(|f| &f.relative == *k))
@@ -166,6 +186,7 @@ pub(super) fn plan(
                 bookkeeping::file_loaded(
                     load,
                     &mapper.source,
+                    &opts.folder,
                     &f.relative,
                     &entry,
                     opts.load_id,

@@ -62,6 +62,9 @@ pub struct Options {
     pub load_id: i64,
     /// Draw a progress line on stderr.
     pub progress: bool,
+    /// The name this project folder's ledger goes by in a shared warehouse (`Load::shared`);
+    /// empty for a database of one folder.
+    pub folder: String,
 }
 
 impl Default for Options {
@@ -72,6 +75,7 @@ impl Default for Options {
             full: false,
             load_id: 0,
             progress: false,
+            folder: String::new(),
         }
     }
 }
@@ -139,7 +143,7 @@ pub fn load_source(
         raw_files(&dir, root, problems, &mut stats.skipped)
     };
     let (jobs, gone) = match load.as_deref_mut() {
-        Some(l) => plan(mapper, files, l, opts, &mut stats.tally)?,
+        Some(l) => plan(mapper, files, l, opts, &mut stats.tally, problems)?,
         None => (
             files
                 .into_iter()
@@ -212,7 +216,7 @@ pub fn load_source(
             Err(e) => problems.push(refused_rows(&mapper.source, &e)),
         }
         for file in &gone {
-            bookkeeping::file_gone(load, &mapper.source, file)?;
+            bookkeeping::file_gone(load, &mapper.source, &opts.folder, file)?;
         }
     }
     Ok(stats)

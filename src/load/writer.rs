@@ -107,6 +107,7 @@ impl Writer<'_, '_> {
         bookkeeping::file_loaded(
             load,
             source,
+            &self.opts.folder,
             &file.relative,
             &entry,
             self.opts.load_id,
@@ -218,7 +219,13 @@ impl Writer<'_, '_> {
         if let Some(load) = self.load.as_deref_mut()
             && self.problems.list.is_empty()
         {
-            bookkeeping::reject(load, self.opts.load_id, &self.mapper.source, rejected)?;
+            bookkeeping::reject(
+                load,
+                self.opts.load_id,
+                &self.mapper.source,
+                &self.opts.folder,
+                rejected,
+            )?;
         }
         Ok(())
     }

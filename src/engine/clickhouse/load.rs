@@ -557,6 +557,10 @@ impl Load for ChLoad<'_> {
     fn keeps_history(&self) -> bool {
         false
     }
+
+    fn shared(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

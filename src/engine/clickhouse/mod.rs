@@ -43,13 +43,20 @@ pub(crate) const HIDDEN: [(&str, &str); 8] = [
 /// weir's report functions (src/engine/functions.rs) as ClickHouse SQL functions, made on every
 /// shard of a server that has them (21.10 and later). `weir_round` rounds the shortest decimal
 /// text of `x` half away from zero, as weir does; ClickHouse's `round` of a Float64 rounds half
-/// to even. `weir_local_time` is left out: ClickHouse converts time zones only by a constant
-/// zone, and reports pass a column.
+/// to even.
 const FUNCTIONS: [&str; 3] = [
     "weir_round AS (x, d) -> toFloat64(round(toDecimal128(toString(x), 15), d))",
     "weir_epoch AS (t) -> toInt64(toUnixTimestamp(parseDateTimeBestEffortOrNull(t, 'UTC')))",
     "weir_weekday AS (t) -> toInt64(toDayOfWeek(toDate(substring(t, 1, 10))))",
 ];
+
+/// `weir_local_time(t, tz)`: ClickHouse converts by a constant zone only (`toTimeZone`), but
+/// `formatDateTime` takes a zone per row from 23.9 (before, it errs or uses one zone for all
+/// rows), so the function is made from that version on. An empty zone is UTC, a NULL one NULL,
+/// as in weir's own.
+const LOCAL_TIME: &str = "weir_local_time AS (t, tz) -> if(isNull(tz), NULL, \
+    formatDateTime(parseDateTime64BestEffortOrNull(t, 0, 'UTC'), '%Y-%m-%dT%H:%i:%S', \
+    if(trimBoth(ifNull(tz, '')) = '', 'UTC', trimBoth(ifNull(tz, '')))))";
 
 /// weir's table of the schema each table was made from: what `tables()` reports.
 const SCHEMA_BOOK: &str = "CREATE TABLE weir_schema (name TEXT PRIMARY KEY, sql TEXT, view TEXT)";
@@ -122,6 +129,9 @@ impl ClickHouse {
                 for f in FUNCTIONS {
                     engine.on_shards(&format!("CREATE FUNCTION IF NOT EXISTS {f}"))?;
                 }
+            }
+            if engine.version >= (23, 9) {
+                engine.on_shards(&format!("CREATE FUNCTION IF NOT EXISTS {LOCAL_TIME}"))?;
             }
         }
         Ok(engine)
