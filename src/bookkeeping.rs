@@ -48,24 +48,17 @@ pub fn forget_files(load: &mut dyn Load) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The number of the next load: one more than the last. In a database that several folders
-/// load into at once (`Load::shared`), two writers could read the same last number, so there
-/// it is at least the time in microseconds, with the low digits from this process: numbers
-/// still grow from load to load, and no two writers share one.
+/// The number of the next load: the engine's own (one that several writers load into at once
+/// numbers them so that no two share one), else one more than the last.
 pub fn next_load_id(load: &mut dyn Load) -> anyhow::Result<i64> {
+    if let Some(id) = load.own_load_id() {
+        return Ok(id);
+    }
     let rows = load.select("SELECT coalesce(max(id), 0) + 1 FROM weir_loads", &[])?;
-    let next = match rows.first().and_then(|r| r.first()) {
+    Ok(match rows.first().and_then(|r| r.first()) {
         Some(Value::Integer(i)) => *i,
         _ => 1,
-    };
-    if !load.shared() {
-        return Ok(next);
-    }
-    let micros = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64);
-    let salt = (std::process::id() as i64 ^ (micros >> 20)).rem_euclid(1000);
-    Ok(next.max(micros.saturating_mul(1000) + salt))
+    })
 }
 
 /// The name the ledger keeps `relative` (a path in the project) under: the path itself, or in

@@ -126,8 +126,22 @@ fn holder(file: &mut File) -> String {
     }
 }
 
-/// The database lock, or none for a database in memory.
+/// The database lock, or none for a database in memory. A ClickHouse warehouse is locked per
+/// project folder (`.clickhouse.lock`): other folders may load into it at once, but two loads
+/// from one folder would share its ledger.
 pub fn database(settings: &Settings, mode: Mode, command: &str) -> Result<Option<Guard>> {
+    if settings.server.is_some() {
+        let path = settings.root.join(".clickhouse.lock");
+        return acquire(
+            settings,
+            &path,
+            ".clickhouse.lock",
+            "the warehouse",
+            mode,
+            command,
+        )
+        .map(Some);
+    }
     let Some(db) = &settings.db else {
         return Ok(None);
     };

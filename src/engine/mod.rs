@@ -386,10 +386,15 @@ pub trait Load {
     }
 
     /// Whether several project folders may load into this database at once (a shared
-    /// warehouse): load numbers must then be unique across writers, and each folder keeps its
-    /// own ledger of files.
+    /// warehouse): each folder then keeps its own ledger of files.
     fn shared(&self) -> bool {
         false
+    }
+
+    /// The number of this load, where the engine gives each load its own (a shared warehouse:
+    /// two writers must never share one); else run-etl numbers loads one after the last.
+    fn own_load_id(&self) -> Option<i64> {
+        None
     }
 }
 

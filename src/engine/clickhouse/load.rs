@@ -17,6 +17,10 @@ use anyhow::Context;
 use super::{ClickHouse, ident, key_columns, literal, storage, winners};
 use crate::engine::{ChildSpec, Counts, Load, Table, Value, WriteSpec};
 
+/// The low bits of a record's write number that name its writer.
+const WRITER_BITS: u32 = 16;
+const WRITER_MASK: u64 = (1 << WRITER_BITS) - 1;
+
 /// Records held per writer before they are compared and sent.
 const BATCH: usize = 20_000;
 
@@ -26,7 +30,8 @@ const LONG_QUERY: (&str, &str) = ("max_query_size", "268435456");
 
 pub(crate) struct ChLoad<'e> {
     engine: &'e ClickHouse,
-    /// This load's identity: nanoseconds since 1970 when it began, later loads later.
+    /// This load's identity and its number in `weir_loads`: nanoseconds since 1970 when it
+    /// began, or one more than the last recorded load's where that is later.
     load: u64,
     /// The number of the write in this load: later writes win ties.
     seq: u64,
@@ -47,7 +52,55 @@ enum Book {
 struct Writer {
     spec: WriteSpec,
     children: Vec<ChildSpec>,
+    /// What each column of the spec (then of each child spec) stores: a value is made that
+    /// before it is held, so keys compare with the stored ones and inserts fit the column.
+    types: Vec<Stored>,
+    child_types: Vec<Vec<Stored>>,
     held: Vec<Held>,
+}
+
+/// What a column stores, as SQLite's affinity would make a value: a number in a TEXT column is
+/// its text, an integer in a REAL column a real, an integral real in an INTEGER column an
+/// integer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Stored {
+    Text,
+    Integer,
+    Real,
+    Other,
+}
+
+impl Stored {
+    fn of(table: &Table, column: &str) -> Stored {
+        let ty = table
+            .columns
+            .iter()
+            .find(|c| c.name == column)
+            .map(super::column_type)
+            .unwrap_or_default();
+        match ty.trim_start_matches("Nullable(").trim_end_matches(')') {
+            "String" => Stored::Text,
+            "Int64" => Stored::Integer,
+            "Float64" => Stored::Real,
+            _ => Stored::Other,
+        }
+    }
+
+    fn make(self, v: &Value) -> Value {
+        match (self, v) {
+            (Stored::Text, Value::Integer(i)) => Value::Text(i.to_string()),
+            (Stored::Text, Value::Real(f)) if f.is_finite() => Value::Text(format!("{f:?}")),
+            (Stored::Real, Value::Integer(i)) => Value::Real(*i as f64),
+            (Stored::Integer, Value::Real(f)) if f.fract() == 0.0 && f.abs() < 9.2e18 => {
+                Value::Integer(*f as i64)
+            }
+            _ => v.clone(),
+        }
+    }
+
+    fn row(types: &[Stored], row: &[Value]) -> Vec<Value> {
+        row.iter().zip(types).map(|(v, t)| t.make(v)).collect()
+    }
 }
 
 struct Held {
@@ -87,9 +140,18 @@ impl<'e> ChLoad<'e> {
                 }
             }
         }
-        let load = SystemTime::now()
+        // Later than every load recorded, even if this machine's clock is behind theirs.
+        let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
+        let last = match engine.rows("SELECT max(id) FROM weir_loads")?.first() {
+            Some(row) => match row.first() {
+                Some(Value::Integer(i)) => u64::try_from(*i).unwrap_or(0),
+                _ => 0,
+            },
+            None => 0,
+        };
+        let load = now.max(last + 1);
         Ok(ChLoad {
             engine,
             load,
@@ -117,13 +179,28 @@ impl<'e> ChLoad<'e> {
             return Ok(i);
         }
         let parent = self.table(&spec.table)?.clone();
+        let mut child_types = Vec::new();
         for child in child_specs {
             let table = self.table(&child.spec.table)?.clone();
             self.engine.relate_child(&parent, &table)?;
+            child_types.push(
+                child
+                    .spec
+                    .columns
+                    .iter()
+                    .map(|c| Stored::of(&table, c))
+                    .collect(),
+            );
         }
         self.writers.push(Writer {
             spec: spec.clone(),
             children: child_specs.to_vec(),
+            types: spec
+                .columns
+                .iter()
+                .map(|c| Stored::of(&parent, c))
+                .collect(),
+            child_types,
             held: Vec::new(),
         });
         Ok(self.writers.len() - 1)
@@ -165,11 +242,11 @@ impl<'e> ChLoad<'e> {
         let mut sent: Vec<usize> = Vec::new();
         let mut rewritten = 0;
         for (key, &n) in &best {
-            if let Some((v, load)) = stored.get(key) {
+            if let Some((v, load, seq)) = stored.get(key) {
                 if *v > version(spec.version.map(|c| &held[n].row[c])) {
                     continue; // the stored row is newer
                 }
-                if *load == self.load {
+                if *load == self.load && seq & WRITER_MASK == i as u64 & WRITER_MASK {
                     rewritten += 1;
                 }
             }
@@ -215,12 +292,13 @@ impl<'e> ChLoad<'e> {
         Ok(())
     }
 
-    /// The stored winners of `keys` (literal tuples of the spec's key): version and load.
+    /// The stored winners of `keys` (literal tuples of the spec's key): version, load and write
+    /// number.
     fn stored<'k>(
         &self,
         spec: &WriteSpec,
         keys: impl Iterator<Item = &'k Vec<String>>,
-    ) -> anyhow::Result<HashMap<Vec<String>, (Version, u64)>> {
+    ) -> anyhow::Result<HashMap<Vec<String>, (Version, u64, u64)>> {
         let table = self.table(&spec.table)?;
         let names: Vec<String> = spec.key.iter().map(|&k| ident(&spec.columns[k])).collect();
         let tuples: Vec<String> = keys.map(|k| format!("({})", k.join(", "))).collect();
@@ -228,7 +306,7 @@ impl<'e> ChLoad<'e> {
         for chunk in tuples.chunks(BATCH) {
             let filter = format!(" WHERE ({}) IN ({})", names.join(", "), chunk.join(", "));
             let sql = format!(
-                "SELECT {}, _weir_vkind, _weir_vnum, _weir_vtext, _weir_load FROM ({}) WHERE _weir_deleted = 0",
+                "SELECT {}, _weir_vkind, _weir_vnum, _weir_vtext, _weir_load, _weir_seq FROM ({}) WHERE _weir_deleted = 0",
                 names.join(", "),
                 winners(&self.engine.server, table, &filter)
             );
@@ -256,11 +334,12 @@ impl<'e> ChLoad<'e> {
                     Value::Text(s) => s.clone(),
                     _ => String::new(),
                 };
-                let load = match row[k + 3] {
-                    Value::Integer(i) => i as u64,
+                let number = |v: &Value| match v {
+                    Value::Integer(i) => *i as u64,
                     _ => 0,
                 };
-                out.insert(key, (Version(kind, num, text), load));
+                let (load, seq) = (number(&row[k + 3]), number(&row[k + 4]));
+                out.insert(key, (Version(kind, num, text), load, seq));
             }
         }
         Ok(out)
@@ -280,14 +359,20 @@ impl<'e> ChLoad<'e> {
             .first
             .send(&sql, Some(body.as_bytes()), &settings, true)
             .map_err(anyhow::Error::from)
-            .with_context(|| format!("cannot write the rows of `{table}`"))?;
+            // A batch holds many records: the one whose write sent it is not to blame.
+            .with_context(|| crate::engine::MergeRefused(table.to_string()))?;
         Ok(())
     }
 
-    /// Applies weir's books, in order, after every data row.
+    /// Applies weir's books after every data row: first the removals of data rows (a complete
+    /// source's), then the books in order, so the ledger never names a file before the load's
+    /// data is whole, and `weir_loads` comes last.
     fn send_books(&mut self) -> anyhow::Result<()> {
         self.send_all()?;
-        let books = std::mem::take(&mut self.books);
+        let (mut books, rest): (Vec<Book>, Vec<Book>) = std::mem::take(&mut self.books)
+            .into_iter()
+            .partition(|b| matches!(b, Book::Delete(t, ..) if !t.starts_with("weir_")));
+        books.extend(rest);
         let mut bodies: Vec<(String, String)> = Vec::new();
         for book in &books {
             match book {
@@ -357,7 +442,7 @@ impl<'e> ChLoad<'e> {
             winners(&self.engine.server, &t, ""),
             cols = columns.join(", "),
         );
-        self.engine.run(&sql)?;
+        super::run_with(&self.engine.first, &sql, &[LONG_QUERY])?;
         Ok(())
     }
 }
@@ -464,12 +549,19 @@ impl Load for ChLoad<'_> {
         children: &[Vec<Vec<Value>>],
     ) -> anyhow::Result<()> {
         let i = self.writer(spec, child_specs)?;
-        let seq = self.next();
+        // The low bits name the writer: a stored row this writer sent in this load is one it
+        // rewrites (another source's is not).
+        let seq = self.next() << WRITER_BITS | (i as u64 & WRITER_MASK);
         let w = &mut self.writers[i];
+        let children = children
+            .iter()
+            .zip(&w.child_types)
+            .map(|(rows, types)| rows.iter().map(|r| Stored::row(types, r)).collect())
+            .collect();
         w.held.push(Held {
             seq,
-            row: row.to_vec(),
-            children: children.to_vec(),
+            row: Stored::row(&w.types, row),
+            children,
         });
         if w.held.len() >= BATCH {
             self.send(i)?;
@@ -491,6 +583,11 @@ impl Load for ChLoad<'_> {
         self.send_all()?;
         let table = self.table(&spec.table)?.clone();
         let names: Vec<String> = spec.key.iter().map(|&k| ident(&spec.columns[k])).collect();
+        let types: Vec<Stored> = spec
+            .key
+            .iter()
+            .map(|&k| Stored::of(&table, &spec.columns[k]))
+            .collect();
         let sql = format!(
             "SELECT {} FROM ({}) WHERE _weir_deleted = 0",
             names.join(", "),
@@ -498,7 +595,7 @@ impl Load for ChLoad<'_> {
         );
         let kept: HashSet<Vec<String>> = keys
             .iter()
-            .map(|k| k.iter().map(literal).collect())
+            .map(|k| Stored::row(&types, k).iter().map(literal).collect())
             .collect();
         let gone: Vec<String> = self
             .engine
@@ -560,6 +657,10 @@ impl Load for ChLoad<'_> {
 
     fn shared(&self) -> bool {
         true
+    }
+
+    fn own_load_id(&self) -> Option<i64> {
+        i64::try_from(self.load).ok()
     }
 }
 

@@ -41,7 +41,7 @@ pub(crate) const HIDDEN: [(&str, &str); 8] = [
 ];
 
 /// weir's report functions (src/engine/functions.rs) as ClickHouse SQL functions, made on every
-/// shard of a server that has them (21.10 and later). `weir_round` rounds the shortest decimal
+/// shard of a server that has them (21.11 and later). `weir_round` rounds the shortest decimal
 /// text of `x` half away from zero, as weir does; ClickHouse's `round` of a Float64 rounds half
 /// to even.
 const FUNCTIONS: [&str; 3] = [
@@ -125,7 +125,8 @@ impl ClickHouse {
             for t in &books {
                 engine.create(t, true)?;
             }
-            if engine.version >= (21, 10) {
+            // `CREATE FUNCTION IF NOT EXISTS` came in 21.11.
+            if engine.version >= (21, 11) {
                 for f in FUNCTIONS {
                     engine.on_shards(&format!("CREATE FUNCTION IF NOT EXISTS {f}"))?;
                 }
@@ -135,11 +136,6 @@ impl ClickHouse {
             }
         }
         Ok(engine)
-    }
-
-    /// Runs one statement on the first node; the error names the server.
-    fn run(&self, sql: &str) -> anyhow::Result<String> {
-        run_on(&self.first, sql)
     }
 
     /// Runs one DDL statement on every shard.
@@ -289,7 +285,14 @@ impl ClickHouse {
 }
 
 fn run_on(node: &Node, sql: &str) -> anyhow::Result<String> {
-    node.send(sql, None, &QUERY_SETTINGS, true)
+    run_with(node, sql, &[])
+}
+
+/// `run_on` with more settings than weir's own.
+pub(crate) fn run_with(node: &Node, sql: &str, more: &[(&str, &str)]) -> anyhow::Result<String> {
+    let mut settings = QUERY_SETTINGS.to_vec();
+    settings.extend_from_slice(more);
+    node.send(sql, None, &settings, true)
         .map_err(anyhow::Error::from)
         .with_context(|| format!("ClickHouse at {} refused `{}`", node.base, short(sql)))
 }
@@ -682,7 +685,7 @@ impl Engine for ClickHouse {
 impl ClickHouse {
     /// A report refused by a server too old for its SQL says so.
     fn explain(&self, mut e: SqlError) -> SqlError {
-        let old = self.version < (21, 10);
+        let old = self.version < (21, 11);
         let dialect = [
             "Syntax error",
             "more than one JOIN",
@@ -693,7 +696,7 @@ impl ClickHouse {
         if old && dialect {
             e.message.push_str(&format!(
                 " (ClickHouse {}.{} has no WITH … AS (SELECT …), window functions, several JOINs in one \
-                 SELECT or SQL functions: weir's reports need ClickHouse 21.10 or later)",
+                 SELECT or SQL functions: weir's reports need ClickHouse 21.11 or later)",
                 self.version.0, self.version.1
             ));
         }

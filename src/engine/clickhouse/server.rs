@@ -51,22 +51,50 @@ impl std::fmt::Display for Server {
 /// Whether `db` names a ClickHouse server rather than a file.
 pub fn is_url(db: &str) -> bool {
     let lower = db.to_ascii_lowercase();
-    ["clickhouse://", "http://", "https://"]
-        .iter()
-        .any(|s| lower.starts_with(s))
+    [
+        "clickhouse://",
+        "clickhouse+https://",
+        "http://",
+        "https://",
+    ]
+    .iter()
+    .any(|s| lower.starts_with(s))
 }
 
-/// `db` without the userinfo of a URL (`user:secret@`), for messages.
+/// `db` without the userinfo of a URL (`user:secret@`), for messages: everything up to its last
+/// `@`, since a secret may hold `/`, `?` or `@` itself.
 pub fn redact(db: &str) -> String {
     let Some(scheme) = db.find("://") else {
         return db.to_string();
     };
-    let rest = &db[scheme + 3..];
-    let host_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    match rest[..host_end].rfind('@') {
-        Some(at) => format!("{}…@{}", &db[..scheme + 3], &rest[at + 1..]),
+    match db[scheme + 3..].rfind('@') {
+        Some(at) => format!("{}…@{}", &db[..scheme + 3], &db[scheme + 3 + at + 1..]),
         None => db.to_string(),
     }
+}
+
+/// `%XX` escapes decoded, as userinfo in a URL may hold them.
+fn percent_decoded(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl Server {
@@ -86,17 +114,25 @@ impl Server {
             other => return Err(format!("`{other}://` is not a ClickHouse scheme")),
         };
         let rest = &db[scheme_end + 3..];
+        // The userinfo ends at the last `@`: a password may hold `/`, `?` or `@`.
+        let (userinfo, rest) = match rest.rfind('@') {
+            Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
+            None => (None, rest),
+        };
+        if userinfo.is_some_and(|u| u.contains("shards=")) {
+            return Err(
+                "`shards=` takes `host:port` addresses, without user or password \
+                        (give those in CLICKHOUSE_USER and CLICKHOUSE_PASSWORD)"
+                    .into(),
+            );
+        }
         let (before_query, query) = match rest.split_once('?') {
             Some((b, q)) => (b, Some(q)),
             None => (rest, None),
         };
-        let (authority, path) = match before_query.split_once('/') {
+        let (hostport, path) = match before_query.split_once('/') {
             Some((a, p)) => (a, p),
             None => (before_query, ""),
-        };
-        let (userinfo, hostport) = match authority.rsplit_once('@') {
-            Some((u, h)) => (Some(u), h),
-            None => (None, authority),
         };
         if hostport.is_empty() {
             return Err("it names no host".into());
@@ -123,8 +159,8 @@ impl Server {
         let (mut url_user, mut url_password) = (None, None);
         if let Some(info) = userinfo {
             let (u, p) = info.split_once(':').unwrap_or((info, ""));
-            url_user = Some(u.to_string()).filter(|u| !u.is_empty());
-            url_password = Some(p.to_string()).filter(|p| !p.is_empty());
+            url_user = Some(percent_decoded(u)).filter(|u| !u.is_empty());
+            url_password = Some(percent_decoded(p)).filter(|p| !p.is_empty());
         }
         let mut server = Server {
             base: format!("{http}://{hostport}"),
@@ -259,15 +295,33 @@ impl Node {
             match request.send() {
                 Ok(response) => {
                     let status = response.status();
-                    let bytes = response.bytes().map(|b| b.to_vec()).unwrap_or_default();
-                    if status.is_success() {
+                    // The code is in a header from 19.x; older servers start the body with it.
+                    let header = response
+                        .headers()
+                        .get("X-ClickHouse-Exception-Code")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u32>().ok());
+                    let bytes = match response.bytes() {
+                        Ok(b) => b.to_vec(),
+                        // The answer broke off: never taken for an empty one.
+                        Err(_) => {
+                            last = "the answer broke off".into();
+                            if attempt < ATTEMPTS {
+                                std::thread::sleep(delay);
+                                delay *= 2;
+                            }
+                            continue;
+                        }
+                    };
+                    if status.is_success() && header.is_none() {
                         return Ok(bytes);
                     }
                     let body = String::from_utf8_lossy(&bytes);
-                    let code = exception_code(&body);
+                    let code = header.or_else(|| exception_code(&body));
+                    // 403 is also READONLY or ACCESS_DENIED: only these codes are the login.
                     if matches!(code, Some(192 | 193 | 194 | 516))
                         || status == StatusCode::UNAUTHORIZED
-                        || status == StatusCode::FORBIDDEN
+                        || (status == StatusCode::FORBIDDEN && code.is_none())
                     {
                         return Err(Fault::Auth(format!(
                             "ClickHouse at {} refused the user `{}`: {}",
@@ -396,7 +450,18 @@ mod tests {
             redact("https://ana:s3cret@db.example/weir"),
             "https://…@db.example/weir"
         );
-        assert_eq!(redact("http://db.example/a@b"), "http://db.example/a@b");
+        // A secret may hold `/`, `?` or `@`: all of it up to the last `@` goes.
+        let odd = "http://weir:ab/c?d@e@ch.example:8123/weir";
+        assert_eq!(redact(odd), "http://…@ch.example:8123/weir");
+        let s = Server::parse(odd, None, None).unwrap();
+        assert_eq!(
+            (s.base.as_str(), s.password.as_deref()),
+            ("http://ch.example:8123", Some("ab/c?d@e"))
+        );
+        let s = Server::parse("http://weir:p%40ss%2Fw@ch/weir", None, None).unwrap();
+        assert_eq!(s.password.as_deref(), Some("p@ss/w"));
+        let e = Server::parse("http://h/w?shards=u:secret@h2:1", None, None).unwrap_err();
+        assert!(e.contains("shards") && !e.contains("secret"), "{e}");
         let s = Server::parse("https://db.example", Some("u".into()), Some("p".into())).unwrap();
         assert_eq!(
             (s.base.as_str(), s.database.as_str()),
