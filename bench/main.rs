@@ -5,6 +5,7 @@
 //!
 //!     cargo run --release --example bench -- [RECORDS...]      (default: 100000 1000000)
 //!     cargo run --release --example bench -- --generate DIR RECORDS   (the data only)
+//!     cargo run --release --example bench -- --clickhouse [RECORDS...]  (the 2-shard cluster)
 //!
 //! Prints a Markdown table. Data goes to $WEIR_BENCH_DIR (default: a temp folder), removed after.
 
@@ -14,6 +15,12 @@ use std::process::Command;
 use std::time::Instant;
 
 use serde_json::{Value, json};
+
+mod clickhouse;
+// The tests' cluster: only some of its helpers are needed here.
+#[allow(dead_code)]
+#[path = "../tests/cli/cluster.rs"]
+mod cluster;
 
 const PAGE: usize = 100;
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
@@ -27,8 +34,9 @@ fn main() {
         println!("{n} records, {bytes} bytes in {}", args[2]);
         return;
     }
+    let on_cluster = args.get(1).is_some_and(|a| a == "--clickhouse");
     let sizes: Vec<usize> = std::env::args()
-        .skip(1)
+        .skip(if on_cluster { 2 } else { 1 })
         .map(|a| a.replace('_', "").parse().expect("sizes are record counts"))
         .collect();
     let sizes = if sizes.is_empty() {
@@ -59,6 +67,27 @@ fn main() {
     );
     println!("|---|{}", "---:|".repeat(sizes.len()));
     let mut rows = Rows::default();
+    if on_cluster {
+        let mut peaks = Vec::new();
+        for &n in &sizes {
+            let dir = base.path().join(format!("n{n}"));
+            clickhouse::measure(&weir, &dir, n, &mut rows, &mut peaks);
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+        for (name, values) in &rows.0 {
+            println!("| {name} | {} |", values.join(" | "));
+        }
+        if let [(_, small), .., (_, big)] = peaks[..] {
+            println!(
+                "| target: weir's peak RSS into the cluster, largest / smallest size (<= 1.25) | {} |",
+                verdict(
+                    big / small <= 1.25,
+                    format!("{big:.0} MB, {:.2} x", big / small)
+                )
+            );
+        }
+        return;
+    }
     // Peak RSS per size and engine, for target 3 at the end.
     let mut peaks: Vec<(&str, usize, f64)> = Vec::new();
     for &n in &sizes {

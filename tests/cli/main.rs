@@ -4,6 +4,7 @@ mod bare_bodies;
 mod checks;
 mod chromium;
 mod clickhouse;
+mod cluster;
 mod completions;
 mod data_docs;
 mod docs;

@@ -5,7 +5,7 @@ use crate::harness::{Project, engines};
 
 /// The shipped project with one bad incident, one page that is not JSON, and a team page whose
 /// second record has no id.
-fn with_bad_records() -> Project {
+pub(crate) fn with_bad_records() -> Project {
     let p = Project::shipped();
     let yaml = p.read("raw_data/incidents/2026-10.yaml").replacen(
         "root_causes: [capacity]",

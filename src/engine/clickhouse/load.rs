@@ -8,13 +8,15 @@
 //! a row like any other, a DELETE writes removal rows. They are held and sent after the data
 //! they describe, so the ledger never names a file whose rows the cluster has not acknowledged.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
+use std::ops::Range;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
-use super::{ClickHouse, ident, key_columns, literal, storage, winners};
+use super::{ClickHouse, ident, key_columns, literal, storage, winners, winners_of};
 use crate::engine::{ChildSpec, Counts, Load, Table, Value, WriteSpec};
 
 /// The low bits of a record's write number that name its writer.
@@ -26,6 +28,9 @@ const BATCH: usize = 20_000;
 
 /// A ClickHouse setting sent with every insert and every key lookup: a batch's keys in an
 /// `IN (…)` list are a long query.
+/// The hidden columns that say which row of a key wins.
+const IDENTITY: &str = "_weir_vkind, _weir_vnum, _weir_vtext, _weir_load, _weir_seq, _weir_deleted";
+
 const LONG_QUERY: (&str, &str) = ("max_query_size", "268435456");
 
 pub(crate) struct ChLoad<'e> {
@@ -45,8 +50,68 @@ pub(crate) struct ChLoad<'e> {
 
 enum Book {
     Insert(String, Option<Vec<String>>, Vec<Value>, u64),
-    /// The table, the condition (bound), the removal's write number.
-    Delete(String, String, u64),
+    Delete(Delete),
+}
+
+/// `DELETE FROM table WHERE cond`, held until the commit.
+struct Delete {
+    table: String,
+    /// The condition, bound.
+    cond: String,
+    /// The condition as `column = value` and `column <> value` terms joined by AND, when it
+    /// is that simple (the books' statements are): many such statements become one `IN`, and
+    /// the rows this load writes are matched in memory.
+    terms: Option<Vec<Term>>,
+    /// The statement's write number.
+    seq: u64,
+}
+
+struct Term {
+    column: String,
+    equal: bool,
+    value: Value,
+}
+
+/// `a = ? AND "b" <> ?` with its parameters → the terms; `None` for any other condition.
+fn simple_terms(cond: &str, params: &[Value]) -> Option<Vec<Term>> {
+    if cond.contains(['\'', '(', ')']) {
+        return None;
+    }
+    let mut params = params.iter();
+    let mut terms = Vec::new();
+    let upper = cond.to_ascii_uppercase();
+    let mut rest = (cond, upper.as_str());
+    loop {
+        let (part, next) = match rest.1.find(" AND ") {
+            Some(i) => (&rest.0[..i], Some((&rest.0[i + 5..], &rest.1[i + 5..]))),
+            None => (rest.0, None),
+        };
+        let (column, equal, value) = if let Some((c, v)) = part.split_once("<>") {
+            (c, false, v)
+        } else if let Some((c, v)) = part.split_once("!=") {
+            (c, false, v)
+        } else {
+            let (c, v) = part.split_once('=')?;
+            (c, true, v)
+        };
+        if value.trim() != "?" {
+            return None;
+        }
+        let column = column.trim().trim_matches('"');
+        if column.is_empty() || !column.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            return None;
+        }
+        terms.push(Term {
+            column: column.to_string(),
+            equal,
+            value: params.next()?.clone(),
+        });
+        match next {
+            Some(n) => rest = n,
+            None => break,
+        }
+    }
+    (params.next().is_none() && terms.iter().any(|t| t.equal)).then_some(terms)
 }
 
 struct Writer {
@@ -56,7 +121,14 @@ struct Writer {
     /// before it is held, so keys compare with the stored ones and inserts fit the column.
     types: Vec<Stored>,
     child_types: Vec<Vec<Stored>>,
+    /// The JSON keys of the spec's columns, then of each child spec's.
+    names: Vec<String>,
+    child_names: Vec<Vec<String>>,
     held: Vec<Held>,
+    /// The held records' lines, then per child spec their rows' lines: one buffer each, reused
+    /// batch after batch, so memory does not fragment.
+    lines: String,
+    child_lines: Vec<String>,
 }
 
 /// What a column stores, as SQLite's affinity would make a value: a number in a TEXT column is
@@ -101,24 +173,39 @@ impl Stored {
     fn row(types: &[Stored], row: &[Value]) -> Vec<Value> {
         row.iter().zip(types).map(|(v, t)| t.make(v)).collect()
     }
+
+    /// `make`, borrowing the value where it is already what the column stores.
+    fn cow(self, v: &Value) -> Cow<'_, Value> {
+        match (self, v) {
+            (Stored::Text, Value::Integer(_) | Value::Real(_))
+            | (Stored::Real, Value::Integer(_))
+            | (Stored::Integer, Value::Real(_)) => Cow::Owned(self.make(v)),
+            _ => Cow::Borrowed(v),
+        }
+    }
 }
 
+/// A record held for its batch: what deciding needs (key, version, write number) and its rows
+/// already in JSONEachRow, so a batch holds a few strings per record, not every value.
 struct Held {
-    seq: u64,
-    row: Vec<Value>,
-    children: Vec<Vec<Vec<Value>>>,
+    key: Vec<String>,
+    version: Version<'static>,
+    /// Where its line is in the writer's `lines`.
+    line: Range<usize>,
+    /// Per child spec, where the lines of its rows are in the writer's `child_lines`.
+    children: Vec<Range<usize>>,
 }
 
 /// A version as ClickHouse sorts it: kind (NULL, number, text), number, text.
 #[derive(Debug, Clone, PartialEq, PartialOrd)]
-struct Version(u8, f64, String);
+struct Version<'a>(u8, f64, Cow<'a, str>);
 
-fn version(v: Option<&Value>) -> Version {
+fn version(v: Option<&Value>) -> Version<'_> {
     match v {
-        None | Some(Value::Null) => Version(0, 0.0, String::new()),
-        Some(Value::Integer(i)) => Version(1, *i as f64, String::new()),
-        Some(Value::Real(f)) => Version(1, *f, String::new()),
-        Some(Value::Text(s)) => Version(2, 0.0, s.clone()),
+        None | Some(Value::Null) => Version(0, 0.0, Cow::Borrowed("")),
+        Some(Value::Integer(i)) => Version(1, *i as f64, Cow::Borrowed("")),
+        Some(Value::Real(f)) => Version(1, *f, Cow::Borrowed("")),
+        Some(Value::Text(s)) => Version(2, 0.0, Cow::Borrowed(s)),
     }
 }
 
@@ -201,7 +288,14 @@ impl<'e> ChLoad<'e> {
                 .map(|c| Stored::of(&parent, c))
                 .collect(),
             child_types,
+            names: json_names(&spec.columns),
+            child_names: child_specs
+                .iter()
+                .map(|c| json_names(&c.spec.columns))
+                .collect(),
             held: Vec::new(),
+            lines: String::new(),
+            child_lines: vec![String::new(); child_specs.len()],
         });
         Ok(self.writers.len() - 1)
     }
@@ -223,27 +317,22 @@ impl<'e> ChLoad<'e> {
         let pending = held.len();
         let spec = self.writers[i].spec.clone();
         let children = self.writers[i].children.clone();
-        let key_of =
-            |row: &[Value]| -> Vec<String> { spec.key.iter().map(|&k| literal(&row[k])).collect() };
         // Per key, the batch's winner: the newest version, the latest among equals.
-        let mut best: HashMap<Vec<String>, usize> = HashMap::new();
+        let mut best: HashMap<&Vec<String>, usize> = HashMap::new();
         for (n, h) in held.iter().enumerate() {
-            let key = key_of(&h.row);
-            match best.get(&key) {
-                Some(&b)
-                    if version(spec.version.map(|v| &held[b].row[v]))
-                        > version(spec.version.map(|v| &h.row[v])) => {}
+            match best.get(&h.key) {
+                Some(&b) if held[b].version > h.version => {}
                 _ => {
-                    best.insert(key, n);
+                    best.insert(&h.key, n);
                 }
             }
         }
-        let stored = self.stored(&spec, best.keys())?;
+        let stored = self.stored(&spec, best.keys().copied())?;
         let mut sent: Vec<usize> = Vec::new();
         let mut rewritten = 0;
         for (key, &n) in &best {
-            if let Some((v, load, seq)) = stored.get(key) {
-                if *v > version(spec.version.map(|c| &held[n].row[c])) {
+            if let Some((v, load, seq)) = stored.get(*key) {
+                if *v > held[n].version {
                     continue; // the stored row is newer
                 }
                 if *load == self.load && seq & WRITER_MASK == i as u64 & WRITER_MASK {
@@ -254,39 +343,20 @@ impl<'e> ChLoad<'e> {
         }
         sent.sort_unstable();
         // Children first: a parent row is never visible before its children are stored.
+        let mut body = String::new();
         for (c, child) in children.iter().enumerate() {
-            let mut body = String::new();
-            for &n in &sent {
-                for row in &held[n].children[c] {
-                    let seq = self.next();
-                    json_row(
-                        &mut body,
-                        &child.spec.columns,
-                        row,
-                        None,
-                        self.load,
-                        seq,
-                        Some(held[n].seq),
-                    );
-                }
-            }
+            let lines = &self.writers[i].child_lines[c];
+            body.clear();
+            body.extend(sent.iter().map(|&n| &lines[held[n].children[c].clone()]));
             self.insert(&child.spec.table, &body)?;
         }
-        let mut body = String::new();
-        for &n in &sent {
-            let h = &held[n];
-            let v = version(spec.version.map(|c| &h.row[c]));
-            json_row(
-                &mut body,
-                &spec.columns,
-                &h.row,
-                Some(&v),
-                self.load,
-                h.seq,
-                None,
-            );
-        }
+        let lines = &self.writers[i].lines;
+        body.clear();
+        body.extend(sent.iter().map(|&n| &lines[held[n].line.clone()]));
         self.insert(&spec.table, &body)?;
+        let w = &mut self.writers[i];
+        w.lines.clear();
+        w.child_lines.iter_mut().for_each(String::clear);
         self.counts.written += sent.len() - rewritten;
         self.counts.superseded += pending - sent.len() + rewritten;
         Ok(())
@@ -298,7 +368,7 @@ impl<'e> ChLoad<'e> {
         &self,
         spec: &WriteSpec,
         keys: impl Iterator<Item = &'k Vec<String>>,
-    ) -> anyhow::Result<HashMap<Vec<String>, (Version, u64, u64)>> {
+    ) -> anyhow::Result<HashMap<Vec<String>, (Version<'static>, u64, u64)>> {
         let table = self.table(&spec.table)?;
         let names: Vec<String> = spec.key.iter().map(|&k| ident(&spec.columns[k])).collect();
         let tuples: Vec<String> = keys.map(|k| format!("({})", k.join(", "))).collect();
@@ -308,7 +378,12 @@ impl<'e> ChLoad<'e> {
             let sql = format!(
                 "SELECT {}, _weir_vkind, _weir_vnum, _weir_vtext, _weir_load, _weir_seq FROM ({}) WHERE _weir_deleted = 0",
                 names.join(", "),
-                winners(&self.engine.server, table, &filter)
+                winners_of(
+                    &self.engine.server,
+                    table,
+                    &format!("{}, {IDENTITY}", names.join(", ")),
+                    &filter
+                )
             );
             let mut rows = crate::engine::Collected::default();
             self.engine
@@ -339,7 +414,7 @@ impl<'e> ChLoad<'e> {
                     _ => 0,
                 };
                 let (load, seq) = (number(&row[k + 3]), number(&row[k + 4]));
-                out.insert(key, (Version(kind, num, text), load, seq));
+                out.insert(key, (Version(kind, num, Cow::Owned(text)), load, seq));
             }
         }
         Ok(out)
@@ -364,23 +439,40 @@ impl<'e> ChLoad<'e> {
         Ok(())
     }
 
-    /// Applies weir's books after every data row: first the removals of data rows (a complete
-    /// source's), then the books in order, so the ledger never names a file before the load's
-    /// data is whole, and `weir_loads` comes last.
+    /// Applies weir's books after every data row, a group of tables at a time: the removals of
+    /// data rows (a complete source's), then the books, then `weir_loads`, so the ledger never
+    /// names a file before the load's data is whole and `weir_loads` comes last. Within a group,
+    /// first the removals of stored rows, then the inserts, then the removals of the rows this
+    /// load inserted before a `DELETE` that matches them: a few queries per table, whatever the
+    /// number of statements (a ledger row per file is many).
     fn send_books(&mut self) -> anyhow::Result<()> {
         self.send_all()?;
-        let (mut books, rest): (Vec<Book>, Vec<Book>) = std::mem::take(&mut self.books)
-            .into_iter()
-            .partition(|b| matches!(b, Book::Delete(t, ..) if !t.starts_with("weir_")));
-        books.extend(rest);
-        let mut bodies: Vec<(String, String)> = Vec::new();
-        for book in &books {
+        // Per table, in the order first met: its inserts (columns, row, write number) and its
+        // deletes.
+        type Inserts = Vec<(Vec<String>, Vec<Value>, u64)>;
+        let mut tables: Vec<(String, Inserts, Vec<Delete>)> = Vec::new();
+        for book in std::mem::take(&mut self.books) {
+            let name = match &book {
+                Book::Insert(t, ..) => t,
+                Book::Delete(d) => &d.table,
+            };
+            let i = match tables.iter().position(|(n, ..)| n == name) {
+                Some(i) => i,
+                None => {
+                    tables.push((name.clone(), Vec::new(), Vec::new()));
+                    tables.len() - 1
+                }
+            };
             match book {
                 Book::Insert(table, columns, row, seq) => {
-                    let t = self.table(table)?;
-                    let columns: Vec<String> = match columns {
-                        Some(c) => c.clone(),
-                        None => t.columns.iter().map(|c| c.name.clone()).collect(),
+                    let columns = match columns {
+                        Some(c) => c,
+                        None => self
+                            .table(&table)?
+                            .columns
+                            .iter()
+                            .map(|c| c.name.clone())
+                            .collect(),
                     };
                     if columns.len() != row.len() {
                         anyhow::bail!(
@@ -389,32 +481,152 @@ impl<'e> ChLoad<'e> {
                             columns.len()
                         );
                     }
-                    let body = match bodies.iter_mut().position(|(n, _)| n == table) {
-                        Some(i) => &mut bodies[i].1,
-                        None => {
-                            bodies.push((table.clone(), String::new()));
-                            &mut bodies.last_mut().expect("just pushed").1
-                        }
-                    };
-                    json_row(body, &columns, row, None, self.load, *seq, None);
+                    tables[i].1.push((columns, row, seq));
                 }
-                Book::Delete(table, cond, seq) => {
-                    // A removal sees the rows this load wrote before it, never the later ones.
-                    for (table, body) in std::mem::take(&mut bodies) {
-                        self.insert(&table, &body)?;
-                    }
-                    self.delete(table, cond, *seq)?;
-                }
+                Book::Delete(d) => tables[i].2.push(d),
             }
         }
-        for (table, body) in bodies {
-            self.insert(&table, &body)?;
+        let group = |table: &str| match table {
+            "weir_loads" => 2,
+            t if t.starts_with("weir_") => 1,
+            _ => 0,
+        };
+        for g in 0..3 {
+            let in_group = || tables.iter().filter(|(t, ..)| group(t) == g);
+            for (table, _, deletes) in in_group() {
+                self.remove(table, deletes)?;
+            }
+            for (table, inserts, deletes) in in_group() {
+                let t = self.table(table)?.clone();
+                // A row this load inserts and a later simple DELETE matches is not sent at all;
+                // a later DELETE of any other form removes it once it is stored.
+                let later = Later::new(&t, deletes);
+                let mut body = String::new();
+                let mut first = u64::MAX;
+                for (columns, row, seq) in inserts {
+                    if !later.deletes(columns, row, *seq) {
+                        json_row(
+                            &mut body,
+                            &json_names(columns),
+                            &[],
+                            row,
+                            None,
+                            self.load,
+                            *seq,
+                            None,
+                        );
+                        first = first.min(*seq);
+                    }
+                }
+                self.insert(table, &body)?;
+                let after: Vec<&Delete> = deletes
+                    .iter()
+                    .filter(|d| d.terms.is_none() && d.seq > first)
+                    .collect();
+                if !after.is_empty() {
+                    self.remove_own(table, &after)?;
+                }
+            }
         }
         Ok(())
     }
 
-    /// `DELETE FROM t [WHERE …]`: a removal row for every visible row it matches.
-    fn delete(&self, table: &str, filter: &str, seq: u64) -> anyhow::Result<()> {
+    /// Removal rows for the stored rows (other loads') that `deletes` match, in order. A
+    /// removal of a keyed row carries the write number of the first statement of its query (a
+    /// later write of the key in this load wins over it, and a write before it needed a DELETE
+    /// of the stored row first); in a table without a key it copies the row's identity.
+    fn remove(&self, table: &str, deletes: &[Delete]) -> anyhow::Result<()> {
+        let mut rest = deletes;
+        while let Some(first) = rest.first() {
+            // A run of simple statements of one form, with the same `<>` values, is one `IN`.
+            let form = |d: &Delete| {
+                d.terms.as_ref().map(|ts| {
+                    ts.iter()
+                        .map(|t| {
+                            let v = if t.equal {
+                                String::new()
+                            } else {
+                                literal(&t.value)
+                            };
+                            (t.column.clone(), t.equal, v)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            };
+            let (n, filter) = match form(first) {
+                Some(f) => {
+                    let n = rest
+                        .iter()
+                        .take(20_000)
+                        .take_while(|d| form(d).as_ref() == Some(&f))
+                        .count();
+                    let terms = first.terms.as_ref().expect("a simple statement");
+                    let eq: Vec<String> = terms
+                        .iter()
+                        .filter(|t| t.equal)
+                        .map(|t| ident(&t.column))
+                        .collect();
+                    let tuples: Vec<String> = rest[..n]
+                        .iter()
+                        .map(|d| {
+                            let values: Vec<String> = d
+                                .terms
+                                .iter()
+                                .flatten()
+                                .filter(|t| t.equal)
+                                .map(|t| literal(&t.value))
+                                .collect();
+                            format!("({})", values.join(", "))
+                        })
+                        .collect();
+                    let mut filter = format!("({}) IN ({})", eq.join(", "), tuples.join(", "));
+                    for t in terms.iter().filter(|t| !t.equal) {
+                        filter.push_str(&format!(
+                            " AND {} <> {}",
+                            ident(&t.column),
+                            literal(&t.value)
+                        ));
+                    }
+                    (n, filter)
+                }
+                None => {
+                    // ClickHouse parses at most 50 000 syntax-tree elements a query by default.
+                    let n = rest
+                        .iter()
+                        .take(500)
+                        .take_while(|d| d.terms.is_none())
+                        .count();
+                    let conds: Vec<String> = rest[..n].iter().map(cond_of).collect();
+                    (n, conds.join(" OR "))
+                }
+            };
+            self.removal(
+                table,
+                &format!("_weir_load <> {} AND ({filter})", self.load),
+                first.seq,
+            )?;
+            rest = &rest[n..];
+        }
+        Ok(())
+    }
+
+    /// Removal rows for the rows this load stored before one of `deletes` (none simple) that
+    /// matches them: by the first such statement.
+    fn remove_own(&self, table: &str, deletes: &[&Delete]) -> anyhow::Result<()> {
+        for chunk in deletes.chunks(500) {
+            let conds: Vec<String> = chunk
+                .iter()
+                .map(|d| format!("({} AND _weir_seq < {})", cond_of(d), d.seq))
+                .collect();
+            let filter = format!("_weir_load = {} AND ({})", self.load, conds.join(" OR "));
+            self.removal(table, &filter, chunk[0].seq)?;
+        }
+        Ok(())
+    }
+
+    /// `INSERT … SELECT`: a removal row for every visible row of `table` that `filter` matches,
+    /// keyed rows with write number `seq`.
+    fn removal(&self, table: &str, filter: &str, seq: u64) -> anyhow::Result<()> {
         let t = self.table(table)?.clone();
         let key = key_columns(&t);
         let (columns, identity) = if key.is_empty() {
@@ -429,15 +641,12 @@ impl<'e> ChLoad<'e> {
                 ),
             )
         };
-        let filter = if filter.is_empty() {
-            String::new()
-        } else {
-            format!(" AND ({filter})")
-        };
+        // The rows are chosen inside, where `_weir_*` still name the stored columns (an alias of
+        // the outer SELECT would take their place).
         let sql = format!(
             "INSERT INTO {} ({cols}, _weir_deleted, _weir_vkind, _weir_vnum, _weir_vtext, _weir_load, _weir_seq) \
-             SELECT {cols}, toUInt8(1) AS _weir_deleted, _weir_vkind, _weir_vnum, _weir_vtext, {identity} FROM ({}) \
-             WHERE _weir_deleted = 0{filter}",
+             SELECT {cols}, toUInt8(1) AS _weir_deleted, _weir_vkind, _weir_vnum, _weir_vtext, {identity} FROM (\
+             SELECT * FROM ({}) WHERE _weir_deleted = 0 AND {filter})",
             ident(&storage(&self.engine.server, table)),
             winners(&self.engine.server, &t, ""),
             cols = columns.join(", "),
@@ -447,10 +656,101 @@ impl<'e> ChLoad<'e> {
     }
 }
 
+fn cond_of(d: &Delete) -> String {
+    if d.cond.is_empty() {
+        "1".into()
+    } else {
+        format!("({})", d.cond)
+    }
+}
+
+/// The simple DELETEs of a table, indexed by the values of their `=` terms: which of them
+/// match a row this load inserts before them.
+struct Later<'d> {
+    table: &'d Table,
+    /// Per set of `=` columns: the statements by their values there.
+    by: Vec<(Vec<&'d str>, ByValues<'d>)>,
+}
+
+type ByValues<'d> = HashMap<Vec<String>, Vec<&'d Delete>>;
+
+impl<'d> Later<'d> {
+    fn new(table: &'d Table, deletes: &'d [Delete]) -> Later<'d> {
+        let mut by: Vec<(Vec<&str>, ByValues)> = Vec::new();
+        for d in deletes {
+            let Some(terms) = &d.terms else { continue };
+            let columns: Vec<&str> = terms
+                .iter()
+                .filter(|t| t.equal)
+                .map(|t| t.column.as_str())
+                .collect();
+            let values: Vec<String> = terms
+                .iter()
+                .filter(|t| t.equal)
+                .map(|t| stored(table, &t.column, &t.value))
+                .collect();
+            let i = match by.iter().position(|(c, _)| *c == columns) {
+                Some(i) => i,
+                None => {
+                    by.push((columns, HashMap::new()));
+                    by.len() - 1
+                }
+            };
+            by[i].1.entry(values).or_default().push(d);
+        }
+        Later { table, by }
+    }
+
+    /// Whether a simple DELETE after `seq` matches the row: compared as the column stores
+    /// values, and as SQL compares (a NULL matches no term).
+    fn deletes(&self, columns: &[String], row: &[Value], seq: u64) -> bool {
+        let value = |column: &str| {
+            let i = columns.iter().position(|c| c == column)?;
+            let v = stored(self.table, column, &row[i]);
+            (v != "NULL").then_some(v)
+        };
+        self.by.iter().any(|(eq, index)| {
+            let Some(key) = eq.iter().map(|c| value(c)).collect::<Option<Vec<String>>>() else {
+                return false;
+            };
+            index.get(&key).is_some_and(|ds| {
+                ds.iter().any(|d| {
+                    d.seq > seq
+                        && d.terms.iter().flatten().filter(|t| !t.equal).all(|t| {
+                            let other = stored(self.table, &t.column, &t.value);
+                            value(&t.column).is_some_and(|v| other != "NULL" && v != other)
+                        })
+                })
+            })
+        })
+    }
+}
+
+/// `v` as `column` of `t` stores it, as SQL text.
+fn stored(t: &Table, column: &str, v: &Value) -> String {
+    literal(&Stored::of(t, column).make(v))
+}
+
+/// Each column's name as a JSON key and a colon, the start of its value in a JSONEachRow line.
+fn json_names(columns: &[String]) -> Vec<String> {
+    columns
+        .iter()
+        .map(|c| {
+            let mut s = String::new();
+            json_string(&mut s, c);
+            s.push(':');
+            s
+        })
+        .collect()
+}
+
 /// One JSONEachRow line: the row's columns, then weir's hidden ones.
+/// `types` (where given, one per column) makes each value what its column stores.
+#[allow(clippy::too_many_arguments)]
 fn json_row(
     out: &mut String,
-    columns: &[String],
+    names: &[String],
+    types: &[Stored],
     row: &[Value],
     version: Option<&Version>,
     load: u64,
@@ -458,10 +758,10 @@ fn json_row(
     parent_seq: Option<u64>,
 ) {
     out.push('{');
-    for (name, value) in columns.iter().zip(row) {
-        json_string(out, name);
-        out.push(':');
-        match value {
+    for (n, (name, value)) in names.iter().zip(row).enumerate() {
+        out.push_str(name);
+        let value = types.get(n).map_or(Cow::Borrowed(value), |t| t.cow(value));
+        match &*value {
             Value::Null => out.push_str("null"),
             Value::Integer(i) => {
                 let _ = write!(out, "{i}");
@@ -474,7 +774,8 @@ fn json_row(
         }
         out.push(',');
     }
-    let v = version.cloned().unwrap_or(Version(0, 0.0, String::new()));
+    let none = Version(0, 0.0, Cow::Borrowed(""));
+    let v = version.unwrap_or(&none);
     let _ = write!(
         out,
         "\"_weir_deleted\":0,\"_weir_vkind\":{},\"_weir_vnum\":{:?},\"_weir_vtext\":",
@@ -552,16 +853,52 @@ impl Load for ChLoad<'_> {
         // The low bits name the writer: a stored row this writer sent in this load is one it
         // rewrites (another source's is not).
         let seq = self.next() << WRITER_BITS | (i as u64 & WRITER_MASK);
+        let load = self.load;
         let w = &mut self.writers[i];
-        let children = children
+        let mut lines = Vec::with_capacity(children.len());
+        for (c, rows) in children.iter().enumerate() {
+            let body = &mut w.child_lines[c];
+            let start = body.len();
+            for r in rows {
+                self.seq += 1;
+                json_row(
+                    body,
+                    &w.child_names[c],
+                    &w.child_types[c],
+                    r,
+                    None,
+                    load,
+                    self.seq,
+                    Some(seq),
+                );
+            }
+            lines.push(start..body.len());
+        }
+        let key = spec
+            .key
             .iter()
-            .zip(&w.child_types)
-            .map(|(rows, types)| rows.iter().map(|r| Stored::row(types, r)).collect())
+            .map(|&k| literal(&w.types[k].cow(&row[k])))
             .collect();
-        w.held.push(Held {
+        let versioned = spec.version.map(|v| w.types[v].cow(&row[v]));
+        let v = version(versioned.as_deref());
+        let start = w.lines.len();
+        json_row(
+            &mut w.lines,
+            &w.names,
+            &w.types,
+            row,
+            Some(&v),
+            load,
             seq,
-            row: Stored::row(&w.types, row),
-            children,
+            None,
+        );
+        let line = start..w.lines.len();
+        let Version(kind, num, text) = v;
+        w.held.push(Held {
+            key,
+            version: Version(kind, num, Cow::Owned(text.into_owned())),
+            line,
+            children: lines,
         });
         if w.held.len() >= BATCH {
             self.send(i)?;
@@ -591,7 +928,12 @@ impl Load for ChLoad<'_> {
         let sql = format!(
             "SELECT {} FROM ({}) WHERE _weir_deleted = 0",
             names.join(", "),
-            winners(&self.engine.server, &table, "")
+            winners_of(
+                &self.engine.server,
+                &table,
+                &format!("{}, {IDENTITY}", names.join(", ")),
+                ""
+            )
         );
         let kept: HashSet<Vec<String>> = keys
             .iter()
@@ -610,11 +952,12 @@ impl Load for ChLoad<'_> {
         // Applied with the books at the commit: a failed load removes nothing.
         for chunk in gone.chunks(BATCH) {
             let seq = self.next();
-            self.books.push(Book::Delete(
-                spec.table.clone(),
-                format!("({}) IN ({})", names.join(", "), chunk.join(", ")),
+            self.books.push(Book::Delete(Delete {
+                table: spec.table.clone(),
+                cond: format!("({}) IN ({})", names.join(", "), chunk.join(", ")),
+                terms: None,
                 seq,
-            ));
+            }));
         }
         Ok(gone.len())
     }
@@ -630,10 +973,16 @@ impl Load for ChLoad<'_> {
                 .push(Book::Insert(table, columns, params.to_vec(), seq));
             return Ok(1);
         }
-        if let Some((table, cond)) = plain_delete(trimmed) {
-            let cond = super::bind(&cond, params)?;
+        if let Some((table, template)) = plain_delete(trimmed) {
+            let cond = super::bind(&template, params)?;
+            let terms = simple_terms(&template, params);
             let seq = self.next();
-            self.books.push(Book::Delete(table, cond, seq));
+            self.books.push(Book::Delete(Delete {
+                table,
+                cond,
+                terms,
+                seq,
+            }));
             return Ok(0);
         }
         anyhow::bail!(
@@ -690,12 +1039,34 @@ mod tests {
     }
 
     #[test]
+    fn the_books_simple_conditions_are_told_apart() {
+        let p = [
+            Value::Text("s".into()),
+            Value::Text("f".into()),
+            Value::Integer(3),
+        ];
+        let terms = simple_terms("source = ? AND \"file\" = ? and load_id <> ?", &p).unwrap();
+        let read: Vec<(&str, bool)> = terms.iter().map(|t| (t.column.as_str(), t.equal)).collect();
+        assert_eq!(read, [("source", true), ("file", true), ("load_id", false)]);
+        assert_eq!(terms[2].value, Value::Integer(3));
+        // Anything else takes the general path: no `=` term, OR, parentheses, literals, a
+        // count of parameters that does not fit.
+        assert!(simple_terms("load_id <> ?", &p[2..]).is_none());
+        assert!(simple_terms("source = ? OR file = ?", &p[..2]).is_none());
+        assert!(simple_terms("(source = ?)", &p[..1]).is_none());
+        assert!(simple_terms("source = 'x'", &[]).is_none());
+        assert!(simple_terms("source = ?", &p[..2]).is_none());
+        assert!(simple_terms("source = ? AND file = ?", &p[..1]).is_none());
+    }
+
+    #[test]
     fn versions_sort_as_sqlite_compares_them() {
         let null = version(Some(&Value::Null));
         let one = version(Some(&Value::Integer(1)));
         let half = version(Some(&Value::Real(1.5)));
-        let text = version(Some(&Value::Text("2026".into())));
+        let (y2026, b) = (Value::Text("2026".into()), Value::Text("b".into()));
+        let text = version(Some(&y2026));
         assert!(null < one && one < half && half < text);
-        assert!(version(Some(&Value::Text("b".into()))) > text);
+        assert!(version(Some(&b)) > text);
     }
 }

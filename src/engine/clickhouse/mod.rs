@@ -383,6 +383,12 @@ pub(crate) fn key_columns(t: &Table) -> Vec<String> {
 /// In a table without a key every row is its own key: its write identity, which a removal
 /// copies.
 pub(crate) fn winners(server: &Server, t: &Table, filter: &str) -> String {
+    winners_of(server, t, "*", filter)
+}
+
+/// `winners` with only `columns` (a SELECT list) read: a lookup that needs a few columns does
+/// not read the others.
+pub(crate) fn winners_of(server: &Server, t: &Table, columns: &str, filter: &str) -> String {
     let key = key_columns(t);
     let source = ident(&storage(server, &t.name));
     let by: Vec<String> = if key.is_empty() {
@@ -391,7 +397,7 @@ pub(crate) fn winners(server: &Server, t: &Table, filter: &str) -> String {
         key.iter().map(|k| ident(k)).collect()
     };
     format!(
-        "SELECT * FROM {source}{filter} ORDER BY {by}, _weir_vkind DESC, _weir_vnum DESC, _weir_vtext DESC, \
+        "SELECT {columns} FROM {source}{filter} ORDER BY {by}, _weir_vkind DESC, _weir_vnum DESC, _weir_vtext DESC, \
          _weir_load DESC, _weir_seq DESC, _weir_deleted DESC LIMIT 1 BY {by}",
         by = by.join(", ")
     )
