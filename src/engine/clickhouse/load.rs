@@ -440,8 +440,9 @@ impl<'e> ChLoad<'e> {
     }
 
     /// Applies weir's books after every data row, a group of tables at a time: the removals of
-    /// data rows (a complete source's), then the books, then `weir_loads`, so the ledger never
-    /// names a file before the load's data is whole and `weir_loads` comes last. Within a group,
+    /// data rows (a complete source's), then the books, then the ledger (`weir_files`), then
+    /// `weir_loads`, so the ledger never names a file before the load's data and its rejections
+    /// are whole, and `weir_loads` comes last. Within a group,
     /// first the removals of stored rows, then the inserts, then the removals of the rows this
     /// load inserted before a `DELETE` that matches them: a few queries per table, whatever the
     /// number of statements (a ledger row per file is many).
@@ -487,11 +488,12 @@ impl<'e> ChLoad<'e> {
             }
         }
         let group = |table: &str| match table {
-            "weir_loads" => 2,
+            "weir_loads" => 3,
+            "weir_files" => 2,
             t if t.starts_with("weir_") => 1,
             _ => 0,
         };
-        for g in 0..3 {
+        for g in 0..4 {
             let in_group = || tables.iter().filter(|(t, ..)| group(t) == g);
             for (table, _, deletes) in in_group() {
                 self.remove(table, deletes)?;
@@ -591,10 +593,15 @@ impl<'e> ChLoad<'e> {
                 }
                 None => {
                     // ClickHouse parses at most 50 000 syntax-tree elements a query by default.
+                    // And at most 16 MB of conditions (a complete source's hold 20 000 keys each).
+                    let mut size = 0;
                     let n = rest
                         .iter()
                         .take(500)
-                        .take_while(|d| d.terms.is_none())
+                        .take_while(|d| {
+                            size += d.cond.len();
+                            d.terms.is_none() && (size <= 16 << 20 || std::ptr::eq(*d, first))
+                        })
                         .count();
                     let conds: Vec<String> = rest[..n].iter().map(cond_of).collect();
                     (n, conds.join(" OR "))
@@ -611,7 +618,8 @@ impl<'e> ChLoad<'e> {
     }
 
     /// Removal rows for the rows this load stored before one of `deletes` (none simple) that
-    /// matches them: by the first such statement.
+    /// matches them. They carry the last statement's write number: a row they copy is the latest
+    /// of its key (every insert is sent by now), and may be later than the first statement.
     fn remove_own(&self, table: &str, deletes: &[&Delete]) -> anyhow::Result<()> {
         for chunk in deletes.chunks(500) {
             let conds: Vec<String> = chunk
@@ -619,7 +627,7 @@ impl<'e> ChLoad<'e> {
                 .map(|d| format!("({} AND _weir_seq < {})", cond_of(d), d.seq))
                 .collect();
             let filter = format!("_weir_load = {} AND ({})", self.load, conds.join(" OR "));
-            self.removal(table, &filter, chunk[0].seq)?;
+            self.removal(table, &filter, chunk[chunk.len() - 1].seq)?;
         }
         Ok(())
     }
