@@ -20,7 +20,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use crate::cluster::Cluster;
-use crate::{Rows, generate, verdict, weir_etl};
+use crate::{Rows, generate, peak_memory, verdict, weir_etl};
 
 const DB: &str = "bench";
 
@@ -58,11 +58,7 @@ pub fn measure(weir: &Path, dir: &Path, n: usize, rows: &mut Rows, peaks: &mut V
     let start = Instant::now();
     let stderr = run(weir, dir, &url, &["-v", "run-etl"]);
     let ch = start.elapsed().as_secs_f64();
-    let rss = stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("peak memory "))
-        .and_then(|l| l.trim_end_matches(" MB").parse().ok())
-        .unwrap_or(f64::NAN);
+    let rss = peak_memory(&stderr);
     peaks.push((n, rss));
     rows.add("weir run-etl, 2-shard ClickHouse", rate(ch));
     rows.add("peak RSS, weir, ClickHouse (MB)", format!("{rss:.0}"));

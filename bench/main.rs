@@ -67,17 +67,23 @@ fn main() {
     );
     println!("|---|{}", "---:|".repeat(sizes.len()));
     let mut rows = Rows::default();
+    // Peak RSS per size and engine, for target 3 at the end (the cluster's, in its own mode).
+    let mut peaks: Vec<(&str, usize, f64)> = Vec::new();
+    let mut cluster_peaks = Vec::new();
+    for &n in &sizes {
+        let dir = base.path().join(format!("n{n}"));
+        if on_cluster {
+            clickhouse::measure(&weir, &dir, n, &mut rows, &mut cluster_peaks);
+        } else {
+            measure(&weir, &dir, n, &mut rows, &mut peaks);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    for (name, values) in &rows.0 {
+        println!("| {name} | {} |", values.join(" | "));
+    }
     if on_cluster {
-        let mut peaks = Vec::new();
-        for &n in &sizes {
-            let dir = base.path().join(format!("n{n}"));
-            clickhouse::measure(&weir, &dir, n, &mut rows, &mut peaks);
-            std::fs::remove_dir_all(&dir).unwrap();
-        }
-        for (name, values) in &rows.0 {
-            println!("| {name} | {} |", values.join(" | "));
-        }
-        if let [(_, small), .., (_, big)] = peaks[..] {
+        if let [(_, small), .., (_, big)] = cluster_peaks[..] {
             println!(
                 "| target: weir's peak RSS into the cluster, largest / smallest size (<= 1.25) | {} |",
                 verdict(
@@ -87,16 +93,6 @@ fn main() {
             );
         }
         return;
-    }
-    // Peak RSS per size and engine, for target 3 at the end.
-    let mut peaks: Vec<(&str, usize, f64)> = Vec::new();
-    for &n in &sizes {
-        let dir = base.path().join(format!("n{n}"));
-        measure(&weir, &dir, n, &mut rows, &mut peaks);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-    for (name, values) in &rows.0 {
-        println!("| {name} | {} |", values.join(" | "));
     }
     for engine in ["SQLite", "DuckDB"] {
         let at = |n: usize| {
@@ -444,12 +440,16 @@ fn weir_etl_again(weir: &Path, dir: &Path, engine: &str, extra: &[&str]) -> (f64
     let secs = start.elapsed().as_secs_f64();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let rss = stderr
+    (secs, peak_memory(&stderr))
+}
+
+/// The peak RSS in MB that `run-etl -v` prints.
+fn peak_memory(stderr: &str) -> f64 {
+    stderr
         .lines()
         .find_map(|l| l.strip_prefix("peak memory "))
         .and_then(|l| l.trim_end_matches(" MB").parse().ok())
-        .unwrap_or(f64::NAN);
-    (secs, rss)
+        .unwrap_or(f64::NAN)
 }
 
 /// run-queries on the SQLite database the last run-etl left: seconds and rows.

@@ -26,11 +26,11 @@ const WRITER_MASK: u64 = (1 << WRITER_BITS) - 1;
 /// Records held per writer before they are compared and sent.
 const BATCH: usize = 20_000;
 
-/// A ClickHouse setting sent with every insert and every key lookup: a batch's keys in an
-/// `IN (…)` list are a long query.
 /// The hidden columns that say which row of a key wins.
 const IDENTITY: &str = "_weir_vkind, _weir_vnum, _weir_vtext, _weir_load, _weir_seq, _weir_deleted";
 
+/// A ClickHouse setting sent with every insert and every key lookup: a batch's keys in an
+/// `IN (…)` list are a long query.
 const LONG_QUERY: (&str, &str) = ("max_query_size", "268435456");
 
 pub(crate) struct ChLoad<'e> {
@@ -117,7 +117,7 @@ fn simple_terms(cond: &str, params: &[Value]) -> Option<Vec<Term>> {
 struct Writer {
     spec: WriteSpec,
     children: Vec<ChildSpec>,
-    /// What each column of the spec (then of each child spec) stores: a value is made that
+    /// What each column of the spec stores, then of each child spec's: a value is made that
     /// before it is held, so keys compare with the stored ones and inserts fit the column.
     types: Vec<Stored>,
     child_types: Vec<Vec<Stored>>,
@@ -185,8 +185,9 @@ impl Stored {
     }
 }
 
-/// A record held for its batch: what deciding needs (key, version, write number) and its rows
-/// already in JSONEachRow, so a batch holds a few strings per record, not every value.
+/// A record held for its batch: what deciding needs (key, version) and its rows already in
+/// JSONEachRow (its write number among them), so a batch holds a few strings per record, not
+/// every value.
 struct Held {
     key: Vec<String>,
     version: Version<'static>,
@@ -538,6 +539,9 @@ impl<'e> ChLoad<'e> {
     /// later write of the key in this load wins over it, and a write before it needed a DELETE
     /// of the stored row first); in a table without a key it copies the row's identity.
     fn remove(&self, table: &str, deletes: &[Delete]) -> anyhow::Result<()> {
+        let definition = self.table(table)?;
+        // A value as the column stores it, as `Later` compares it.
+        let value = |term: &Term| stored(definition, &term.column, &term.value);
         let mut rest = deletes;
         while let Some(first) = rest.first() {
             // A run of simple statements of one form, with the same `<>` values, is one `IN`.
@@ -545,11 +549,7 @@ impl<'e> ChLoad<'e> {
                 d.terms.as_ref().map(|ts| {
                     ts.iter()
                         .map(|t| {
-                            let v = if t.equal {
-                                String::new()
-                            } else {
-                                literal(&t.value)
-                            };
+                            let v = if t.equal { String::new() } else { value(t) };
                             (t.column.clone(), t.equal, v)
                         })
                         .collect::<Vec<_>>()
@@ -576,18 +576,14 @@ impl<'e> ChLoad<'e> {
                                 .iter()
                                 .flatten()
                                 .filter(|t| t.equal)
-                                .map(|t| literal(&t.value))
+                                .map(value)
                                 .collect();
                             format!("({})", values.join(", "))
                         })
                         .collect();
                     let mut filter = format!("({}) IN ({})", eq.join(", "), tuples.join(", "));
                     for t in terms.iter().filter(|t| !t.equal) {
-                        filter.push_str(&format!(
-                            " AND {} <> {}",
-                            ident(&t.column),
-                            literal(&t.value)
-                        ));
+                        filter.push_str(&format!(" AND {} <> {}", ident(&t.column), value(t)));
                     }
                     (n, filter)
                 }

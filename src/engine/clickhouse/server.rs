@@ -293,7 +293,7 @@ impl Node {
                 None => request.body(data.clone()),
             };
             match request.send() {
-                Ok(response) => {
+                Ok(response) => 'answer: {
                     let status = response.status();
                     // The code is in a header from 19.x; older servers start the body with it.
                     let header = response
@@ -306,11 +306,7 @@ impl Node {
                         // The answer broke off: never taken for an empty one.
                         Err(_) => {
                             last = "the answer broke off".into();
-                            if attempt < ATTEMPTS {
-                                std::thread::sleep(delay);
-                                delay *= 2;
-                            }
-                            continue;
+                            break 'answer;
                         }
                     };
                     if status.is_success() && header.is_none() {
