@@ -241,7 +241,7 @@ fn real_responses() -> Vec<(String, PathBuf)> {
 
 /// Places every recorded body in `p`'s raw_data, bare or in an envelope; returns the records
 /// each source should read.
-fn place_real(p: &Project, wrap: bool) -> BTreeMap<String, usize> {
+pub(crate) fn place_real(p: &Project, wrap: bool) -> BTreeMap<String, usize> {
     std::fs::remove_dir_all(p.path("raw_data")).unwrap();
     let mut expected = BTreeMap::new();
     for (source, path) in real_responses() {

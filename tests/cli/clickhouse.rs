@@ -469,6 +469,28 @@ fn quarantine_and_a_gone_file_keep_the_books_as_on_sqlite() {
     }
 }
 
+/// Data nobody here wrote: every response recorded from the four vendors' live APIs, saved bare
+/// and in an envelope, loads into the cluster with the same rows as into SQLite.
+#[test]
+#[ignore = "needs clickhouse-server (Debian's package); .ci/run installs it and runs these"]
+fn recorded_vendor_responses_load_into_the_cluster_as_into_sqlite() {
+    let cluster = Cluster::start();
+    for (i, wrap) in [false, true].into_iter().enumerate() {
+        let p = Project::shipped();
+        let expected = crate::bare_bodies::place_real(&p, wrap);
+        assert!(expected.values().sum::<usize>() > 500, "{expected:?}");
+        let sqlite = p.weir(&["run-etl"]);
+        let url = cluster.url(&format!("real{i}"));
+        let ch = p.weir(&["--db", &url, "run-etl"]);
+        assert_eq!((ch.code, sqlite.code), (0, 0), "{}", ch.transcript());
+        assert_same(
+            &without_history(&cluster.dump(&format!("real{i}"))),
+            &without_history(&p.dump("warehouse.sqlite")),
+            &format!("recorded responses, wrapped {wrap}"),
+        );
+    }
+}
+
 /// `tests/clickhouse/chdb_http.py`: ClickHouse's HTTP interface over chdb, the current
 /// ClickHouse engine in-process (PyPI's chdb-core); stopped when dropped.
 struct CurrentClickHouse {
