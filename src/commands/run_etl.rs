@@ -356,15 +356,6 @@ fn say_books(
         for file in &s.empty {
             warn(file, "it is empty");
         }
-        if let Some(table) = &s.no_history {
-            let message = format!(
-                "`{table}` is not kept on {}: history tables are not supported there yet, so it stays empty",
-                settings.engine.name()
-            );
-            settings.say(format!("warning: {message}"));
-            let d = Diagnostic::new(message).at(Location::file(format!("mappers/{}", s.source)));
-            summary.problem(Severity::Warning, &d);
-        }
         for d in &s.rejected {
             let text = d.to_string();
             let line = text

@@ -379,10 +379,11 @@ pub trait Load {
 
     fn commit(self: Box<Self>) -> anyhow::Result<()>;
 
-    /// Whether the engine keeps history tables (`history: true`) by the statements of
-    /// `engine::history`.
-    fn keeps_history(&self) -> bool {
-        true
+    /// `history: true`: the engine keeps `history` (the history table of `spec`'s table) for
+    /// the records `spec` writes from now on itself (true), or leaves it to the statements of
+    /// `engine::history` that the load runs through `execute` (false).
+    fn keep_history(&mut self, _spec: &WriteSpec, _history: &str) -> anyhow::Result<bool> {
+        Ok(false)
     }
 
     /// Whether several project folders may load into this database at once (a shared

@@ -91,8 +91,6 @@ pub struct SourceStats {
     pub empty: Vec<String>,
     /// The first problems of records set aside (quarantine), to show.
     pub rejected: Vec<Diagnostic>,
-    /// The history table the engine does not keep (ClickHouse, for now).
-    pub no_history: Option<String>,
 }
 
 /// Collects problems across files, so one run reports them all.
@@ -171,9 +169,12 @@ pub fn load_source(
         kept: Vec::new(),
         history: None,
     };
-    match &writer.load {
-        Some(l) if !l.keeps_history() => writer.stats.no_history = mapper.history.clone(),
-        _ => writer.history = history::History::new(mapper),
+    let native = match (&mut writer.load, &mapper.history) {
+        (Some(l), Some(table)) => l.keep_history(&mapper.spec, table)?,
+        _ => false,
+    };
+    if !native {
+        writer.history = history::History::new(mapper);
     }
     pipeline(mapper, jobs, opts.jobs, &mut |job, item| {
         if let Item::FileEnd(_) = item {

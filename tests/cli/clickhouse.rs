@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::cluster::{Cluster, PASSWORD, free_port, post, wait_for};
-use crate::harness::{Project, assert_same, without_history};
+use crate::harness::{Project, assert_same};
 
 /// The sample loads into the cluster with the same rows as into SQLite; a re-run reads nothing
 /// again; `--full` reads everything again and leaves no duplicate or older version visible;
@@ -19,17 +19,10 @@ fn the_sample_loads_into_a_two_shard_cluster_as_into_sqlite() {
     let cluster = Cluster::start();
     let p = Project::shipped();
     p.ok(&["run-etl"]);
-    let expected = without_history(&p.dump("warehouse.sqlite"));
+    let expected = p.dump("warehouse.sqlite");
     let url = cluster.url("weir");
-    let first = p.ok(&["--db", &url, "run-etl"]);
-    assert!(
-        first
-            .stderr
-            .contains("history tables are not supported there yet"),
-        "{}",
-        first.stderr
-    );
-    let dump = without_history(&cluster.dump("weir"));
+    p.ok(&["--db", &url, "run-etl"]);
+    let dump = cluster.dump("weir");
     assert_same(&dump, &expected, "the cluster after one run-etl");
 
     // Rows are spread over both shards.
@@ -48,7 +41,7 @@ fn the_sample_loads_into_a_two_shard_cluster_as_into_sqlite() {
     let again = p.ok(&["--db", &url, "run-etl"]);
     assert!(!again.stderr.contains("\nloaded "), "{}", again.stderr);
     assert_same(
-        &without_history(&cluster.dump("weir")),
+        &cluster.dump("weir"),
         &expected,
         "after a re-run",
     );
@@ -60,7 +53,7 @@ fn the_sample_loads_into_a_two_shard_cluster_as_into_sqlite() {
         full.stderr
     );
     assert_same(
-        &without_history(&cluster.dump("weir")),
+        &cluster.dump("weir"),
         &expected,
         "after run-etl --full",
     );
@@ -85,8 +78,8 @@ fn the_sample_loads_into_a_two_shard_cluster_as_into_sqlite() {
     reversed.ok(&["run-etl"]);
     reversed.ok(&["--db", &cluster.url("reversed"), "run-etl"]);
     assert_same(
-        &without_history(&cluster.dump("reversed")),
-        &without_history(&reversed.dump("warehouse.sqlite")),
+        &cluster.dump("reversed"),
+        &reversed.dump("warehouse.sqlite"),
         "with files in reverse order",
     );
 }
@@ -157,7 +150,7 @@ fn a_kill_mid_load_then_a_rerun_gives_a_clean_result() {
     let cluster = Cluster::start();
     let clean = crate::reliability::big(40_000);
     clean.ok(&["run-etl"]);
-    let expected = without_history(&clean.dump("warehouse.sqlite"));
+    let expected = clean.dump("warehouse.sqlite");
 
     let p = crate::reliability::big(40_000);
     let url = cluster.url("weir");
@@ -187,7 +180,7 @@ fn a_kill_mid_load_then_a_rerun_gives_a_clean_result() {
     );
     p.ok(&["--db", &url, "run-etl"]);
     assert_same(
-        &without_history(&cluster.dump("weir")),
+        &cluster.dump("weir"),
         &expected,
         &format!("the cluster after {killed} kills"),
     );
@@ -203,7 +196,7 @@ fn a_shard_down_is_named_and_a_rerun_after_it_is_back_completes() {
     let mut cluster = Cluster::start();
     let p = Project::shipped();
     p.ok(&["run-etl"]);
-    let expected = without_history(&p.dump("warehouse.sqlite"));
+    let expected = p.dump("warehouse.sqlite");
     let url = cluster.url("weir");
     p.ok(&["--db", &url, "initialize"]);
     cluster.kill(1);
@@ -224,7 +217,7 @@ fn a_shard_down_is_named_and_a_rerun_after_it_is_back_completes() {
     );
     p.ok(&["--db", &url, "run-etl"]);
     assert_same(
-        &without_history(&cluster.dump("weir")),
+        &cluster.dump("weir"),
         &expected,
         "after the shard came back",
     );
@@ -286,7 +279,7 @@ fn two_folders_loading_at_once_end_as_one_run_of_both() {
         both.write(&rel, &b.read(&rel));
     }
     both.ok(&["run-etl"]);
-    let expected = without_history(&both.dump("warehouse.sqlite"));
+    let expected = both.dump("warehouse.sqlite");
 
     let url = cluster.url("weir");
     a.ok(&["--db", &url, "initialize"]);
@@ -300,7 +293,7 @@ fn two_folders_loading_at_once_end_as_one_run_of_both() {
         assert_eq!(out.code, 0, "the {which} folder: {}", out.transcript());
     }
     assert_same(
-        &without_history(&cluster.dump("weir")),
+        &cluster.dump("weir"),
         &expected,
         "two folders loaded at once",
     );
@@ -462,10 +455,82 @@ fn quarantine_and_a_gone_file_keep_the_books_as_on_sqlite() {
             "{step}: {books:#?}"
         );
         assert_same(
-            &without_history(&cluster.dump("weir")),
-            &without_history(&local.dump("warehouse.sqlite")),
+            &cluster.dump("weir"),
+            &local.dump("warehouse.sqlite"),
             step,
         );
+    }
+}
+
+/// History tables (`history: true`) on the cluster, step by step as tests/cli/history.rs takes
+/// SQLite through them: versions in and out of order, a version loaded late into its place, equal
+/// versions in one batch and across loads, a re-run, `--full`, and a complete source's gone key
+/// closing its last version and coming back. After every step every table, the history tables
+/// among them, is the same as SQLite's.
+#[test]
+#[ignore = "needs clickhouse-server (Debian's package); .ci/run installs it and runs these"]
+fn history_tables_on_the_cluster_read_as_on_sqlite() {
+    use crate::history::{MAPPER, page, project};
+    let cluster = Cluster::start();
+    let plain = project(MAPPER);
+    let complete = project(&format!("complete: true\n{MAPPER}"));
+    type Step = (&'static str, &'static [(&'static str, &'static str, u32)]);
+    let steps: [(&Project, &str, &[Step], &[&str]); 8] = [
+        (
+            &plain,
+            "plain",
+            &[
+                ("3", &[("a", "resolved", 5)]),
+                ("1", &[("a", "triggered", 1), ("b", "triggered", 3)]),
+            ],
+            &[],
+        ),
+        (&plain, "plain", &[("2", &[("a", "acknowledged", 2)])], &[]),
+        (
+            &plain,
+            "plain",
+            &[(
+                "4",
+                &[("a", "reopened", 5), ("c", "x", 7), ("c", "y", 7), ("c", "z", 8)],
+            )],
+            &[],
+        ),
+        (&plain, "plain", &[], &[]),
+        (&plain, "plain", &[], &["--full"]),
+        (
+            &complete,
+            "complete",
+            &[("1", &[("a", "triggered", 1), ("b", "triggered", 2)])],
+            &[],
+        ),
+        (&complete, "complete", &[("1", &[("a", "acknowledged", 4)])], &[]),
+        (
+            &complete,
+            "complete",
+            &[("1", &[("a", "acknowledged", 4), ("b", "resolved", 6)])],
+            &[],
+        ),
+    ];
+    for (n, (p, db, pages, flags)) in steps.iter().enumerate() {
+        for (name, records) in pages.iter() {
+            page(p, name, records);
+        }
+        let args: Vec<&str> = ["run-etl"].iter().chain(flags.iter()).copied().collect();
+        let sqlite = p.ok(&args);
+        let url = cluster.url(db);
+        let with_db: Vec<&str> = ["--db", url.as_str()].iter().chain(&args).copied().collect();
+        let ch = p.ok(&with_db);
+        let counts = |out: &crate::harness::Output| {
+            out.stderr
+                .lines()
+                .filter(|l| l.contains("loaded ") || l.contains("removed"))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(counts(&ch), counts(&sqlite), "step {n}: {}", ch.stderr);
+        let dump = cluster.dump(db);
+        assert!(dump.contains("## t_history"), "{dump}");
+        assert_same(&dump, &p.dump("warehouse.sqlite"), &format!("step {n}"));
     }
 }
 
@@ -484,8 +549,8 @@ fn recorded_vendor_responses_load_into_the_cluster_as_into_sqlite() {
         let ch = p.weir(&["--db", &url, "run-etl"]);
         assert_eq!((ch.code, sqlite.code), (0, 0), "{}", ch.transcript());
         assert_same(
-            &without_history(&cluster.dump(&format!("real{i}"))),
-            &without_history(&p.dump("warehouse.sqlite")),
+            &cluster.dump(&format!("real{i}")),
+            &p.dump("warehouse.sqlite"),
             &format!("recorded responses, wrapped {wrap}"),
         );
     }
@@ -527,15 +592,8 @@ impl CurrentClickHouse {
     }
 }
 
-/// The reports that do not yet read the same on a current ClickHouse, and why.
-const NOT_YET: [(&str, &str); 1] = [(
-    "pagerduty_status_history",
-    "history tables are not kept on ClickHouse yet",
-)];
-
 /// Every shipped report on the current ClickHouse (26.x, through chdb) over the tables weir's
-/// DDL made: the same CSV, byte for byte, as SQLite's, but for the few listed in NOT_YET, which
-/// must still differ or fail (so this test says when one starts to work).
+/// DDL made: the same CSV, byte for byte, as SQLite's.
 #[test]
 #[ignore = "needs python3 with PyPI's chdb-core; .ci/run installs it and runs these"]
 fn reports_on_a_current_clickhouse_read_as_on_sqlite() {
@@ -548,26 +606,14 @@ fn reports_on_a_current_clickhouse_read_as_on_sqlite() {
     std::fs::remove_dir_all(p.path("output")).unwrap();
     let url = format!("http://127.0.0.1:{}/weir", server.port);
     p.ok(&["--db", &url, "run-etl"]);
-    let mut same = 0;
     for (name, csv) in &expected {
         let out = p.weir(&["--db", &url, "run-queries", name]);
+        assert_eq!(out.code, 0, "{name}: {}", out.transcript());
         let got = std::fs::read_to_string(p.path(&format!("output/{name}.csv"))).ok();
-        let equal = out.code == 0 && got.as_deref() == Some(csv.as_str());
-        match NOT_YET.iter().find(|(n, _)| n == name) {
-            Some((_, why)) => assert!(
-                !equal,
-                "{name} now reads as on SQLite ({why}): take it off NOT_YET"
-            ),
-            None => {
-                assert_eq!(out.code, 0, "{name}: {}", out.transcript());
-                assert_eq!(
-                    got.as_deref(),
-                    Some(csv.as_str()),
-                    "{name} differs from SQLite's"
-                );
-                same += 1;
-            }
-        }
+        assert_eq!(
+            got.as_deref(),
+            Some(csv.as_str()),
+            "{name} differs from SQLite's"
+        );
     }
-    assert_eq!(same, expected.len() - NOT_YET.len());
 }

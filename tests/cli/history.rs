@@ -5,11 +5,11 @@
 use crate::harness::{Project, engines};
 
 const TABLE: &str = "CREATE TABLE t (id TEXT PRIMARY KEY, status TEXT NOT NULL, n BIGINT, v TEXT);";
-const MAPPER: &str = "table: t\nkey: [id]\nversion: v\nhistory: true\ncolumns:\n  id: id\n  \
+pub const MAPPER: &str = "table: t\nkey: [id]\nversion: v\nhistory: true\ncolumns:\n  id: id\n  \
                       status: status\n  n: n\n  v: {from: v, type: timestamp}\n";
 
 /// A project with one history table and no raw files yet.
-fn project(mapper: &str) -> Project {
+pub fn project(mapper: &str) -> Project {
     let p = Project::empty();
     p.write("schemas/01.sql", TABLE);
     p.write("mappers/t.yaml", mapper);
@@ -18,7 +18,7 @@ fn project(mapper: &str) -> Project {
 }
 
 /// A raw file of records `(id, status, day of January 2026)`.
-fn page(p: &Project, name: &str, records: &[(&str, &str, u32)]) {
+pub fn page(p: &Project, name: &str, records: &[(&str, &str, u32)]) {
     let lines: Vec<String> = records
         .iter()
         .enumerate()

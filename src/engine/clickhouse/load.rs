@@ -16,6 +16,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
+mod history;
+
 use super::{ClickHouse, ident, key_columns, literal, storage, winners, winners_of};
 use crate::engine::{ChildSpec, Counts, Load, Table, Value, WriteSpec};
 
@@ -46,6 +48,8 @@ pub(crate) struct ChLoad<'e> {
     books: Vec<Book>,
     counts: Counts,
     tables: HashMap<String, Table>,
+    /// `history: true`: per writer (`WriteSpec::id`) the history table it keeps.
+    histories: HashMap<usize, String>,
 }
 
 enum Book {
@@ -129,6 +133,8 @@ struct Writer {
     /// batch after batch, so memory does not fragment.
     lines: String,
     child_lines: Vec<String>,
+    /// The history table it keeps (`history: true`).
+    history: Option<history::Kept>,
 }
 
 /// What a column stores, as SQLite's affinity would make a value: a number in a TEXT column is
@@ -195,6 +201,8 @@ struct Held {
     line: Range<usize>,
     /// Per child spec, where the lines of its rows are in the writer's `child_lines`.
     children: Vec<Range<usize>>,
+    /// Its line in the history table, where the writer keeps one and its version is not NULL.
+    history: Option<history::HeldLine>,
 }
 
 /// A version as ClickHouse sorts it: kind (NULL, number, text), number, text.
@@ -248,6 +256,7 @@ impl<'e> ChLoad<'e> {
             books: Vec::new(),
             counts: Counts::default(),
             tables,
+            histories: HashMap::new(),
         })
     }
 
@@ -280,7 +289,12 @@ impl<'e> ChLoad<'e> {
                     .collect(),
             );
         }
+        let history = match self.histories.get(&spec.id) {
+            Some(name) => Some(history::Kept::new(self.table(name)?.clone(), spec)?),
+            None => None,
+        };
         self.writers.push(Writer {
+            history,
             spec: spec.clone(),
             children: child_specs.to_vec(),
             types: spec
@@ -355,6 +369,7 @@ impl<'e> ChLoad<'e> {
         body.clear();
         body.extend(sent.iter().map(|&n| &lines[held[n].line.clone()]));
         self.insert(&spec.table, &body)?;
+        self.send_history(i, &held)?;
         let w = &mut self.writers[i];
         w.lines.clear();
         w.child_lines.iter_mut().for_each(String::clear);
@@ -386,16 +401,9 @@ impl<'e> ChLoad<'e> {
                     &filter
                 )
             );
-            let mut rows = crate::engine::Collected::default();
-            self.engine
-                .query_with(&sql, &mut rows, &[LONG_QUERY])
-                .map_err(|e| match e {
-                    crate::engine::QueryError::Sink(e) => e,
-                    other => anyhow::anyhow!("{other}"),
-                })
-                .with_context(|| format!("cannot read the stored versions of `{}`", spec.table))?;
+            let rows = self.read(&sql, &spec.table)?;
             let k = names.len();
-            for row in rows.rows {
+            for row in rows {
                 let key: Vec<String> = row[..k].iter().map(literal).collect();
                 let kind = match row[k] {
                     Value::Integer(i) => i as u8,
@@ -419,6 +427,19 @@ impl<'e> ChLoad<'e> {
             }
         }
         Ok(out)
+    }
+
+    /// The rows of a lookup in the stored versions of `table`.
+    fn read(&self, sql: &str, table: &str) -> anyhow::Result<Vec<Vec<Value>>> {
+        let mut rows = crate::engine::Collected::default();
+        self.engine
+            .query_with(sql, &mut rows, &[LONG_QUERY])
+            .map_err(|e| match e {
+                crate::engine::QueryError::Sink(e) => e,
+                other => anyhow::anyhow!("{other}"),
+            })
+            .with_context(|| format!("cannot read the stored versions of `{table}`"))?;
+        Ok(rows.rows)
     }
 
     fn insert(&self, table: &str, body: &str) -> anyhow::Result<()> {
@@ -762,22 +783,42 @@ fn json_row(
     parent_seq: Option<u64>,
 ) {
     out.push('{');
+    json_pairs(out, names, types, row);
+    json_hidden(out, version, load, seq, parent_seq);
+}
+
+/// `"name":value,` for each column of the row.
+fn json_pairs(out: &mut String, names: &[String], types: &[Stored], row: &[Value]) {
     for (n, (name, value)) in names.iter().zip(row).enumerate() {
         out.push_str(name);
         let value = types.get(n).map_or(Cow::Borrowed(value), |t| t.cow(value));
-        match &*value {
-            Value::Null => out.push_str("null"),
-            Value::Integer(i) => {
-                let _ = write!(out, "{i}");
-            }
-            Value::Real(f) if f.is_finite() => {
-                let _ = write!(out, "{f:?}");
-            }
-            Value::Real(_) => out.push_str("null"),
-            Value::Text(s) => json_string(out, s),
-        }
+        json_value(out, &value);
         out.push(',');
     }
+}
+
+fn json_value(out: &mut String, value: &Value) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Integer(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::Real(f) if f.is_finite() => {
+            let _ = write!(out, "{f:?}");
+        }
+        Value::Real(_) => out.push_str("null"),
+        Value::Text(s) => json_string(out, s),
+    }
+}
+
+/// weir's hidden columns and the end of the line.
+fn json_hidden(
+    out: &mut String,
+    version: Option<&Version>,
+    load: u64,
+    seq: u64,
+    parent_seq: Option<u64>,
+) {
     let none = Version(0, 0.0, Cow::Borrowed(""));
     let v = version.unwrap_or(&none);
     let _ = write!(
@@ -897,12 +938,17 @@ impl Load for ChLoad<'_> {
             None,
         );
         let line = start..w.lines.len();
+        let history = match (&mut w.history, spec.version) {
+            (Some(kept), Some(v)) => kept.hold(&w.types, row, v),
+            _ => None,
+        };
         let Version(kind, num, text) = v;
         w.held.push(Held {
             key,
             version: Version(kind, num, Cow::Owned(text.into_owned())),
             line,
             children: lines,
+            history,
         });
         if w.held.len() >= BATCH {
             self.send(i)?;
@@ -929,13 +975,21 @@ impl Load for ChLoad<'_> {
             .iter()
             .map(|&k| Stored::of(&table, &spec.columns[k]))
             .collect();
+        // A history table closes the gone keys' versions at the newest version kept.
+        let history = self.histories.get(&spec.id).cloned();
+        let mut read = names.clone();
+        if history.is_some()
+            && let Some(v) = spec.version
+        {
+            read.push(ident(&spec.columns[v]));
+        }
         let sql = format!(
             "SELECT {} FROM ({}) WHERE _weir_deleted = 0",
-            names.join(", "),
+            read.join(", "),
             winners_of(
                 &self.engine.server,
                 &table,
-                &format!("{}, {IDENTITY}", names.join(", ")),
+                &format!("{}, {IDENTITY}", read.join(", ")),
                 ""
             )
         );
@@ -943,14 +997,26 @@ impl Load for ChLoad<'_> {
             .iter()
             .map(|k| Stored::row(&types, k).iter().map(literal).collect())
             .collect();
-        let gone: Vec<String> = self
-            .engine
-            .rows(&sql)?
-            .into_iter()
-            .map(|r| r.iter().map(literal).collect::<Vec<_>>())
-            .filter(|k| !kept.contains(k))
-            .map(|k| format!("({})", k.join(", ")))
-            .collect();
+        let mut gone: Vec<String> = Vec::new();
+        let mut newest: Option<Value> = None;
+        for mut row in self.engine.rows(&sql)? {
+            let v = row.split_off(names.len()).pop();
+            let key: Vec<String> = row.iter().map(literal).collect();
+            if !kept.contains(&key) {
+                gone.push(format!("({})", key.join(", ")));
+            } else if let Some(v) = v.filter(|v| *v != Value::Null)
+                && newest
+                    .as_ref()
+                    .is_none_or(|n| version(Some(&v)) > version(Some(n)))
+            {
+                newest = Some(v);
+            }
+        }
+        if let Some(history) = history
+            && !gone.is_empty()
+        {
+            self.close_history(&history, spec, &gone, newest.as_ref())?;
+        }
         // Children of a removed row disappear with it: their view shows only the rows of
         // visible parents.
         // Applied with the books at the commit: a failed load removes nothing.
@@ -989,10 +1055,7 @@ impl Load for ChLoad<'_> {
             }));
             return Ok(0);
         }
-        anyhow::bail!(
-            "weir cannot run `{}` on ClickHouse (history tables are not supported there yet)",
-            super::short(trimmed)
-        )
+        anyhow::bail!("weir cannot run `{}` on ClickHouse", super::short(trimmed))
     }
 
     /// Reads what is stored: not the books this load holds until its commit.
@@ -1004,8 +1067,10 @@ impl Load for ChLoad<'_> {
         self.send_books()
     }
 
-    fn keeps_history(&self) -> bool {
-        false
+    fn keep_history(&mut self, spec: &WriteSpec, history: &str) -> anyhow::Result<bool> {
+        self.table(history)?;
+        self.histories.insert(spec.id, history.to_string());
+        Ok(true)
     }
 
     fn shared(&self) -> bool {

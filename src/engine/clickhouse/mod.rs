@@ -403,7 +403,7 @@ pub(crate) fn winners_of(server: &Server, t: &Table, columns: &str, filter: &str
     )
 }
 
-fn visible_columns(t: &Table) -> String {
+pub(crate) fn visible_columns(t: &Table) -> String {
     let cols: Vec<String> = t.columns.iter().map(|c| ident(&c.name)).collect();
     cols.join(", ")
 }
