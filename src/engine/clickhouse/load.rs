@@ -18,6 +18,7 @@ use anyhow::Context;
 
 mod history;
 
+use super::server::{Node, Server};
 use super::{ClickHouse, ident, key_columns, literal, storage, winners, winners_of};
 use crate::engine::{ChildSpec, Counts, Load, Table, Value, WriteSpec};
 
@@ -50,6 +51,16 @@ pub(crate) struct ChLoad<'e> {
     tables: HashMap<String, Table>,
     /// `history: true`: per writer (`WriteSpec::id`) the history table it keeps.
     histories: HashMap<usize, String>,
+    /// The batch being inserted while the next is held.
+    sending: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// A load dropped without its commit (it failed) still waits for the batch it was sending, so
+/// what it leaves behind is what it said it sent.
+impl Drop for ChLoad<'_> {
+    fn drop(&mut self) {
+        let _ = self.settle();
+    }
 }
 
 enum Book {
@@ -257,6 +268,7 @@ impl<'e> ChLoad<'e> {
             counts: Counts::default(),
             tables,
             histories: HashMap::new(),
+            sending: None,
         })
     }
 
@@ -320,15 +332,29 @@ impl<'e> ChLoad<'e> {
         for i in 0..self.writers.len() {
             self.send(i)?;
         }
-        Ok(())
+        self.settle()
+    }
+
+    /// Waits for the batch being sent, if any: its error is this load's.
+    fn settle(&mut self) -> anyhow::Result<()> {
+        match self.sending.take() {
+            Some(sending) => sending
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("the thread sending a batch panicked"))),
+            None => Ok(()),
+        }
     }
 
     /// Compares one writer's held records with the stored winners and sends the ones that win.
+    ///
+    /// The inserts go on while the writer holds the next batch: a batch is compared only once
+    /// the one before it is stored (`settle`), so every comparison sees every row sent before.
     fn send(&mut self, i: usize) -> anyhow::Result<()> {
         let held = std::mem::take(&mut self.writers[i].held);
         if held.is_empty() {
             return Ok(());
         }
+        self.settle()?;
         let pending = held.len();
         let spec = self.writers[i].spec.clone();
         let children = self.writers[i].children.clone();
@@ -358,18 +384,25 @@ impl<'e> ChLoad<'e> {
         }
         sent.sort_unstable();
         // Children first: a parent row is never visible before its children are stored.
-        let mut body = String::new();
+        let mut bodies: Vec<(String, String)> = Vec::with_capacity(children.len() + 2);
         for (c, child) in children.iter().enumerate() {
             let lines = &self.writers[i].child_lines[c];
-            body.clear();
-            body.extend(sent.iter().map(|&n| &lines[held[n].children[c].clone()]));
-            self.insert(&child.spec.table, &body)?;
+            let body = sent.iter().map(|&n| &lines[held[n].children[c].clone()]).collect();
+            bodies.push((child.spec.table.clone(), body));
         }
         let lines = &self.writers[i].lines;
-        body.clear();
-        body.extend(sent.iter().map(|&n| &lines[held[n].line.clone()]));
-        self.insert(&spec.table, &body)?;
-        self.send_history(i, &held)?;
+        let body = sent.iter().map(|&n| &lines[held[n].line.clone()]).collect();
+        bodies.push((spec.table.clone(), body));
+        if let Some(history) = self.history_body(i, &held)? {
+            bodies.push(history);
+        }
+        let (node, server) = (self.engine.first.clone(), self.engine.server.clone());
+        self.sending = Some(std::thread::spawn(move || {
+            for (table, body) in &bodies {
+                insert(&node, &server, table, body)?;
+            }
+            Ok(())
+        }));
         let w = &mut self.writers[i];
         w.lines.clear();
         w.child_lines.iter_mut().for_each(String::clear);
@@ -443,22 +476,7 @@ impl<'e> ChLoad<'e> {
     }
 
     fn insert(&self, table: &str, body: &str) -> anyhow::Result<()> {
-        if body.is_empty() {
-            return Ok(());
-        }
-        let sql = format!(
-            "INSERT INTO {} FORMAT JSONEachRow",
-            ident(&storage(&self.engine.server, table))
-        );
-        let mut settings = super::QUERY_SETTINGS.to_vec();
-        settings.push(LONG_QUERY);
-        self.engine
-            .first
-            .send(&sql, Some(body.as_bytes()), &settings, true)
-            .map_err(anyhow::Error::from)
-            // A batch holds many records: the one whose write sent it is not to blame.
-            .with_context(|| crate::engine::MergeRefused(table.to_string()))?;
-        Ok(())
+        insert(&self.engine.first, &self.engine.server, table, body)
     }
 
     /// Applies weir's books after every data row, a group of tables at a time: the removals of
@@ -749,6 +767,24 @@ impl<'d> Later<'d> {
             })
         })
     }
+}
+
+/// `INSERT INTO table FORMAT JSONEachRow` with the lines of `body`, through `node`.
+fn insert(node: &Node, server: &Server, table: &str, body: &str) -> anyhow::Result<()> {
+    if body.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO {} FORMAT JSONEachRow",
+        ident(&storage(server, table))
+    );
+    let mut settings = super::QUERY_SETTINGS.to_vec();
+    settings.push(LONG_QUERY);
+    node.send(&sql, Some(body.as_bytes()), &settings, true)
+        .map_err(anyhow::Error::from)
+        // A batch holds many records: the one whose write sent it is not to blame.
+        .with_context(|| crate::engine::MergeRefused(table.to_string()))?;
+    Ok(())
 }
 
 /// `v` as `column` of `t` stores it, as SQL text.
@@ -1060,6 +1096,7 @@ impl Load for ChLoad<'_> {
 
     /// Reads what is stored: not the books this load holds until its commit.
     fn select(&mut self, sql: &str, params: &[Value]) -> anyhow::Result<Vec<Vec<Value>>> {
+        self.settle()?;
         self.engine.rows(&super::bind(sql, params)?)
     }
 

@@ -128,11 +128,15 @@ enum Source<'r> {
 }
 
 impl ChLoad<'_> {
-    /// Writes the history of writer `i`'s batch `held`: its records' versions, and the stored
-    /// versions of their keys whose `valid_to` changes.
-    pub(super) fn send_history(&mut self, i: usize, held: &[Held]) -> anyhow::Result<()> {
+    /// The history of writer `i`'s batch `held`, as the history table and the lines to insert:
+    /// its records' versions, and the stored versions of their keys whose `valid_to` changes.
+    pub(super) fn history_body(
+        &mut self,
+        i: usize,
+        held: &[Held],
+    ) -> anyhow::Result<Option<(String, String)>> {
         let Some(kept) = &self.writers[i].history else {
-            return Ok(());
+            return Ok(None);
         };
         let mut by_key: HashMap<&[String], Vec<usize>> = HashMap::new();
         for (n, h) in held.iter().enumerate() {
@@ -141,7 +145,7 @@ impl ChLoad<'_> {
             }
         }
         if by_key.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let stored = self.stored_history(kept, by_key.keys().copied())?;
         let lines = &kept.lines;
@@ -200,11 +204,10 @@ impl ChLoad<'_> {
         }
         self.seq = seq;
         let table = kept.table.name.clone();
-        self.insert(&table, &body)?;
         if let Some(kept) = &mut self.writers[i].history {
             kept.lines.clear();
         }
-        Ok(())
+        Ok(Some((table, body)))
     }
 
     /// The stored versions of `keys` (literal tuples of the key), full rows, per key.
