@@ -5,8 +5,8 @@
 //!
 //!     cargo run --release --example bench -- --clickhouse [RECORDS...]
 //!
-//! The incidents mapper is used without its `history: true` on every engine here, since
-//! ClickHouse keeps no history tables yet. Per size, a fresh cluster with `system.query_log` on:
+//! The incidents mapper is used without its `history: true` on every engine here, as when the
+//! figures in docs/BENCHMARKS.md were measured (before ClickHouse kept history tables). Per size, a fresh cluster with `system.query_log` on:
 //! 1. `weir initialize` + the timed `weir -v run-etl` into database `bench` (weir's wall time and
 //!    VmHWM), then each server's VmHWM, and from the first server's query log the time its
 //!    INSERTs took (the cluster side of weir's load: each insert returns once both shards have
@@ -27,7 +27,7 @@ const DB: &str = "bench";
 /// One size's figures into `rows`; the peak RSS of weir's cluster load into `peaks`.
 pub fn measure(weir: &Path, dir: &Path, n: usize, rows: &mut Rows, peaks: &mut Vec<(usize, f64)>) {
     let bytes = generate(dir, n);
-    // ClickHouse keeps no history tables yet: no engine keeps one here, so all do the same work.
+    // No engine keeps the history table here, as when the recorded figures were measured.
     let mapper = dir.join("mappers/pagerduty_incidents.yaml");
     let text = std::fs::read_to_string(&mapper).unwrap();
     let without: Vec<&str> = text

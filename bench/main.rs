@@ -6,6 +6,7 @@
 //!     cargo run --release --example bench -- [RECORDS...]      (default: 100000 1000000)
 //!     cargo run --release --example bench -- --generate DIR RECORDS   (the data only)
 //!     cargo run --release --example bench -- --clickhouse [RECORDS...]  (the 2-shard cluster)
+//!     cargo run --release --example bench -- --reports [INCIDENTS...]   (every report, timed)
 //!
 //! Prints a Markdown table. Data goes to $WEIR_BENCH_DIR (default: a temp folder), removed after.
 
@@ -17,6 +18,7 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 mod clickhouse;
+mod reports;
 // The tests' cluster: only some of its helpers are needed here.
 #[allow(dead_code)]
 #[path = "../tests/cli/cluster.rs"]
@@ -35,14 +37,15 @@ fn main() {
         return;
     }
     let on_cluster = args.get(1).is_some_and(|a| a == "--clickhouse");
+    let on_reports = args.get(1).is_some_and(|a| a == "--reports");
     let sizes: Vec<usize> = std::env::args()
-        .skip(if on_cluster { 2 } else { 1 })
+        .skip(if on_cluster || on_reports { 2 } else { 1 })
         .map(|a| a.replace('_', "").parse().expect("sizes are record counts"))
         .collect();
-    let sizes = if sizes.is_empty() {
-        vec![100_000, 1_000_000]
-    } else {
-        sizes
+    let sizes = match (sizes.is_empty(), on_reports) {
+        (false, _) => sizes,
+        (true, false) => vec![100_000, 1_000_000],
+        (true, true) => vec![1_000_000],
     };
     let weir = std::env::current_exe()
         .unwrap()
@@ -61,7 +64,7 @@ fn main() {
         "| measure | {} |",
         sizes
             .iter()
-            .map(|n| format!("{n} records"))
+            .map(|n| format!("{n} {}", if on_reports { "incidents" } else { "records" }))
             .collect::<Vec<_>>()
             .join(" | ")
     );
@@ -74,6 +77,8 @@ fn main() {
         let dir = base.path().join(format!("n{n}"));
         if on_cluster {
             clickhouse::measure(&weir, &dir, n, &mut rows, &mut cluster_peaks);
+        } else if on_reports {
+            reports::measure(&weir, &dir, n as u64, &mut rows);
         } else {
             measure(&weir, &dir, n, &mut rows, &mut peaks);
         }
@@ -81,6 +86,9 @@ fn main() {
     }
     for (name, values) in &rows.0 {
         println!("| {name} | {} |", values.join(" | "));
+    }
+    if on_reports {
+        return;
     }
     if on_cluster {
         if let [(_, small), .., (_, big)] = cluster_peaks[..] {

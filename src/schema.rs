@@ -352,6 +352,9 @@ pub fn ensure(
     let mut drop = Vec::new();
     let mut create = Vec::new();
     let mut problems = Vec::new();
+    // Indexes of the tables that stay, as schemas/ declares them now: an index is made from
+    // the rows, so one added, changed or removed is applied without rebuilding its table.
+    let (mut drop_indexes, mut create_indexes) = (Vec::new(), Vec::new());
     for (t, file) in schema.tables.iter().zip(&schema.file_of) {
         match actual.iter().find(|a| a.name == t.name) {
             Some(_) if recreate => {
@@ -359,6 +362,12 @@ pub fn ensure(
                 create.push(t);
             }
             Some(a) => {
+                for old in &a.indexes {
+                    if !t.indexes.contains(old) {
+                        drop_indexes.push(old.name.clone());
+                    }
+                }
+                create_indexes.extend(t.indexes.iter().filter(|i| !a.indexes.contains(i)));
                 let diffs = differences(t, a);
                 if !diffs.is_empty() {
                     let message = format!(
@@ -386,6 +395,9 @@ pub fn ensure(
         crate::bookkeeping::forget_files(load.as_mut())?;
         load.commit()?;
         engine.apply_schema(&drop, &create)?;
+    }
+    if !drop_indexes.is_empty() || !create_indexes.is_empty() {
+        engine.apply_indexes(&drop_indexes, &create_indexes)?;
     }
     Ok(created)
 }

@@ -245,6 +245,7 @@ mod tests {
             name: "t".into(),
             columns: vec![col("id", 1), col("v", 0)],
             checks: Vec::new(),
+            indexes: Vec::new(),
             sql: String::new(),
         }
     }

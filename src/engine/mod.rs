@@ -108,6 +108,15 @@ pub struct Table {
     pub checks: Vec<Check>,
     /// The statement that creates it, as the schema file wrote it.
     pub sql: String,
+    /// Its indexes (`CREATE INDEX` in schemas/), on the engines that build them.
+    pub indexes: Vec<Index>,
+}
+
+/// A `CREATE INDEX` of schemas/: its name and its statement as the engine keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Index {
+    pub name: String,
+    pub sql: String,
 }
 
 impl Table {
@@ -249,6 +258,16 @@ pub trait Engine {
     /// Creates the tables `create` declares (each by its `sql`, which an engine may adapt: DuckDB
     /// keeps the key itself instead of a primary-key index); drops `drop` first. All or nothing.
     fn apply_schema(&mut self, drop: &[String], create: &[&Table]) -> anyhow::Result<()>;
+
+    /// Drops the indexes `drop` and creates `create` (statements) on tables that stay: an
+    /// index is made from the rows, so adding or changing one loses nothing. All or nothing.
+    fn apply_indexes(&mut self, drop: &[String], create: &[&Index]) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            drop.is_empty() && create.is_empty(),
+            "this engine builds no indexes"
+        );
+        Ok(())
+    }
 
     /// Starts the one transaction of a load.
     fn begin_load(&mut self) -> anyhow::Result<Box<dyn Load + '_>>;

@@ -13,8 +13,8 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use super::{
-    ChildSpec, Column, Counts, Engine, Kind, Load, QueryError, RowIds, RowSink, SqlError, Table,
-    Value, WriteSpec, quote,
+    ChildSpec, Column, Counts, Engine, Index, Kind, Load, QueryError, RowIds, RowSink, SqlError,
+    Table, Value, WriteSpec, quote,
 };
 
 pub struct Sqlite {
@@ -187,7 +187,20 @@ fn read_tables_with(conn: &Connection, with_weir: bool) -> rusqlite::Result<Vec<
             columns,
             checks,
             sql,
+            indexes: Vec::new(),
         });
+    }
+    // Indexes a schema declared (SQLite's own, for keys, have no statement).
+    let mut stmt = conn.prepare(
+        "SELECT tbl_name, name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL \
+         ORDER BY rowid",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?;
+    for row in rows {
+        let (table, name, sql) = row?;
+        if let Some(t) = tables.iter_mut().find(|t| t.name == table) {
+            t.indexes.push(Index { name, sql });
+        }
     }
     Ok(tables)
 }
@@ -250,7 +263,8 @@ impl Engine for Sqlite {
         })?;
         let other: Option<(String, String)> = scratch
             .query_row(
-                "SELECT type, name FROM sqlite_schema WHERE type <> 'table' AND sql IS NOT NULL",
+                "SELECT type, name FROM sqlite_schema \
+                 WHERE type NOT IN ('table', 'index') AND sql IS NOT NULL",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
@@ -288,6 +302,23 @@ impl Engine for Sqlite {
         for t in create {
             tx.execute_batch(&t.sql)
                 .with_context(|| format!("cannot run `{}`", t.sql))?;
+            for index in &t.indexes {
+                tx.execute_batch(&index.sql)
+                    .with_context(|| format!("cannot run `{}`", index.sql))?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn apply_indexes(&mut self, drop: &[String], create: &[&Index]) -> anyhow::Result<()> {
+        let tx = self.conn.transaction()?;
+        for name in drop {
+            tx.execute_batch(&format!("DROP INDEX IF EXISTS {}", quote(name)))?;
+        }
+        for index in create {
+            tx.execute_batch(&index.sql)
+                .with_context(|| format!("cannot run `{}`", index.sql))?;
         }
         tx.commit()?;
         Ok(())

@@ -217,10 +217,10 @@ children:
 fn schemas_make_only_tables() {
     let p = Project::fixture("empty");
     p.write(
-        "schemas/99_index.sql",
-        "CREATE INDEX by_severity ON incidents (severity_level);",
+        "schemas/99_view.sql",
+        "CREATE VIEW severe AS SELECT * FROM incidents WHERE severity_level = 'SEV1';",
     );
     let out = p.weir(&["initialize"]);
     assert_eq!(out.code, 1);
-    insta::assert_snapshot!(out.stderr, @"error: schemas/99_index.sql: the database refused the schema: schemas/ may only create tables for now; the index `by_severity` would not be applied");
+    insta::assert_snapshot!(out.stderr, @"error: schemas/99_view.sql: the database refused the schema: schemas/ may only create tables for now; the view `severe` would not be applied");
 }

@@ -136,3 +136,89 @@ fn check_default_and_not_null_changes_are_drift() {
         );
     }
 }
+
+/// `CREATE INDEX` in schemas/: SQLite builds it with its table, `initialize` adds, changes and
+/// drops indexes on tables that stay without losing a row, `--recreate` builds them again; DuckDB
+/// checks the statement and keeps no index; a bad one is named at its file, line and column.
+#[test]
+fn indexes_in_schemas_are_built_and_kept_in_step() {
+    const TABLE: &str = "CREATE TABLE t (id TEXT PRIMARY KEY, kind TEXT, seen TEXT, v TEXT);\n";
+    let mapper =
+        "table: t\nkey: [id]\nversion: v\ncolumns:\n  id: id\n  kind: kind\n  seen: seen\n  v: v\n";
+    let indexes = |p: &Project| {
+        p.sql(
+            "sqlite",
+            "SELECT name || ': ' || sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name",
+        )
+    };
+    let rows = |p: &Project| p.sql("sqlite", "SELECT count(*) FROM t");
+    let p = Project::empty();
+    p.write(
+        "schemas/01.sql",
+        &format!("{TABLE}CREATE INDEX t_by_kind ON t (kind);\n"),
+    );
+    p.write("mappers/t.yaml", mapper);
+    p.write(
+        "raw_data/t/1.jsonl",
+        "{\"id\": \"a\", \"kind\": \"x\", \"seen\": \"1\", \"v\": \"1\"}\n{\"id\": \"b\", \"kind\": \"y\", \"seen\": \"2\", \"v\": \"1\"}\n",
+    );
+    p.ok(&["initialize"]);
+    p.ok(&["run-etl"]);
+    assert_eq!(
+        indexes(&p),
+        ["t_by_kind: CREATE INDEX t_by_kind ON t (kind)"]
+    );
+    assert_eq!(rows(&p), ["2"]);
+    // Added and changed: applied to the loaded table, its rows kept, nothing to reload.
+    p.write(
+        "schemas/01.sql",
+        &format!(
+            "{TABLE}CREATE INDEX t_by_kind ON t (kind, seen);\nCREATE INDEX t_by_at ON t (seen);\n"
+        ),
+    );
+    p.ok(&["initialize"]);
+    assert_eq!(
+        indexes(&p),
+        [
+            "t_by_at: CREATE INDEX t_by_at ON t (seen)",
+            "t_by_kind: CREATE INDEX t_by_kind ON t (kind, seen)"
+        ]
+    );
+    assert_eq!(rows(&p), ["2"]);
+    let again = p.ok(&["run-etl"]);
+    assert!(!again.stderr.contains("loaded t"), "{}", again.stderr);
+    // Removed: dropped.
+    p.write(
+        "schemas/01.sql",
+        &format!("{TABLE}CREATE INDEX t_by_at ON t (seen);\n"),
+    );
+    p.ok(&["initialize"]);
+    assert_eq!(indexes(&p), ["t_by_at: CREATE INDEX t_by_at ON t (seen)"]);
+    p.ok(&["initialize", "--recreate"]);
+    assert_eq!(indexes(&p), ["t_by_at: CREATE INDEX t_by_at ON t (seen)"]);
+    p.ok(&["run-etl"]);
+    assert_eq!(rows(&p), ["2"]);
+
+    // DuckDB: the schema works there too, its index checked and not kept.
+    if crate::harness::engines().contains(&"duckdb") {
+        p.ok(&["--engine", "duckdb", "initialize"]);
+        p.ok(&["--engine", "duckdb", "run-etl"]);
+        p.ok(&["--engine", "duckdb", "initialize"]);
+        assert_eq!(p.sql("duckdb", "SELECT count(*) FROM t"), ["2"]);
+    }
+
+    // A bad index is the schema's problem, named where it is, on both engines.
+    p.write(
+        "schemas/01.sql",
+        &format!("{TABLE}CREATE INDEX t_by_what ON t (wat);\n"),
+    );
+    for engine in crate::harness::engines() {
+        let out = p.weir(&["--engine", engine, "initialize"]);
+        assert_eq!(out.code, 1, "{engine}: {}", out.transcript());
+        assert!(
+            out.stderr.contains("schemas/01.sql") && out.stderr.contains("wat"),
+            "{engine}: {}",
+            out.stderr
+        );
+    }
+}

@@ -18,7 +18,6 @@ use anyhow::Context;
 
 mod history;
 
-use super::server::{Node, Server};
 use super::{ClickHouse, ident, key_columns, literal, storage, winners, winners_of};
 use crate::engine::{ChildSpec, Counts, Load, Table, Value, WriteSpec};
 
@@ -51,16 +50,6 @@ pub(crate) struct ChLoad<'e> {
     tables: HashMap<String, Table>,
     /// `history: true`: per writer (`WriteSpec::id`) the history table it keeps.
     histories: HashMap<usize, String>,
-    /// The batch being inserted while the next is held.
-    sending: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
-}
-
-/// A load dropped without its commit (it failed) still waits for the batch it was sending, so
-/// what it leaves behind is what it said it sent.
-impl Drop for ChLoad<'_> {
-    fn drop(&mut self) {
-        let _ = self.settle();
-    }
 }
 
 enum Book {
@@ -208,12 +197,27 @@ impl Stored {
 struct Held {
     key: Vec<String>,
     version: Version<'static>,
-    /// Where its line is in the writer's `lines`.
+    /// Where its line is in the writer's `lines`, and where in it the hidden columns start.
     line: Range<usize>,
+    hidden: usize,
+    /// Its write number.
+    seq: u64,
     /// Per child spec, where the lines of its rows are in the writer's `child_lines`.
     children: Vec<Range<usize>>,
     /// Its line in the history table, where the writer keeps one and its version is not NULL.
     history: Option<history::HeldLine>,
+}
+
+/// A key's stored winner, as a batch compares with it.
+struct Winner {
+    /// The version it was written with (its version column).
+    version: Version<'static>,
+    /// The version it sorts by (`_weir_v*`): its own, or a removal's it was written over.
+    sorts_by: Version<'static>,
+    load: u64,
+    seq: u64,
+    /// A removal row: the key is gone.
+    removed: bool,
 }
 
 /// A version as ClickHouse sorts it: kind (NULL, number, text), number, text.
@@ -268,7 +272,6 @@ impl<'e> ChLoad<'e> {
             counts: Counts::default(),
             tables,
             histories: HashMap::new(),
-            sending: None,
         })
     }
 
@@ -332,29 +335,15 @@ impl<'e> ChLoad<'e> {
         for i in 0..self.writers.len() {
             self.send(i)?;
         }
-        self.settle()
-    }
-
-    /// Waits for the batch being sent, if any: its error is this load's.
-    fn settle(&mut self) -> anyhow::Result<()> {
-        match self.sending.take() {
-            Some(sending) => sending
-                .join()
-                .unwrap_or_else(|_| Err(anyhow::anyhow!("the thread sending a batch panicked"))),
-            None => Ok(()),
-        }
+        Ok(())
     }
 
     /// Compares one writer's held records with the stored winners and sends the ones that win.
-    ///
-    /// The inserts go on while the writer holds the next batch: a batch is compared only once
-    /// the one before it is stored (`settle`), so every comparison sees every row sent before.
     fn send(&mut self, i: usize) -> anyhow::Result<()> {
         let held = std::mem::take(&mut self.writers[i].held);
         if held.is_empty() {
             return Ok(());
         }
-        self.settle()?;
         let pending = held.len();
         let spec = self.writers[i].spec.clone();
         let children = self.writers[i].children.clone();
@@ -369,40 +358,60 @@ impl<'e> ChLoad<'e> {
             }
         }
         let stored = self.stored(&spec, best.keys().copied())?;
-        let mut sent: Vec<usize> = Vec::new();
+        // Each record sent, with the version it sorts by where that is not its own.
+        let mut sent: Vec<(usize, Option<&Version>)> = Vec::new();
         let mut rewritten = 0;
         for (key, &n) in &best {
-            if let Some((v, load, seq)) = stored.get(*key) {
-                if *v > held[n].version {
-                    continue; // the stored row is newer
+            let mut lift = None;
+            if let Some(w) = stored.get(*key) {
+                if !w.removed {
+                    if w.version > held[n].version {
+                        continue; // the stored row is newer
+                    }
+                    if w.load == self.load && w.seq & WRITER_MASK == i as u64 & WRITER_MASK {
+                        rewritten += 1;
+                    }
                 }
-                if *load == self.load && seq & WRITER_MASK == i as u64 & WRITER_MASK {
-                    rewritten += 1;
+                // Over a removal (a key a complete source dropped, now back), or a row that sorts
+                // by a removal's version, a record sorts by that version too: it wins by being
+                // written later, as an insert after a DELETE does on SQLite, whatever its own
+                // version. Comparisons still use its own (`Winner::version`).
+                if w.sorts_by > held[n].version {
+                    lift = Some(&w.sorts_by);
                 }
             }
-            sent.push(n);
+            sent.push((n, lift));
         }
-        sent.sort_unstable();
+        sent.sort_unstable_by_key(|s| s.0);
         // Children first: a parent row is never visible before its children are stored.
         let mut bodies: Vec<(String, String)> = Vec::with_capacity(children.len() + 2);
         for (c, child) in children.iter().enumerate() {
             let lines = &self.writers[i].child_lines[c];
-            let body = sent.iter().map(|&n| &lines[held[n].children[c].clone()]).collect();
+            let body = sent
+                .iter()
+                .map(|&(n, _)| &lines[held[n].children[c].clone()])
+                .collect();
             bodies.push((child.spec.table.clone(), body));
         }
         let lines = &self.writers[i].lines;
-        let body = sent.iter().map(|&n| &lines[held[n].line.clone()]).collect();
+        let mut body = String::new();
+        for &(n, lift) in &sent {
+            let h = &held[n];
+            match lift {
+                None => body.push_str(&lines[h.line.clone()]),
+                Some(v) => {
+                    body.push_str(&lines[h.line.start..h.line.start + h.hidden]);
+                    json_hidden(&mut body, Some(v), self.load, h.seq, None);
+                }
+            }
+        }
         bodies.push((spec.table.clone(), body));
         if let Some(history) = self.history_body(i, &held)? {
             bodies.push(history);
         }
-        let (node, server) = (self.engine.first.clone(), self.engine.server.clone());
-        self.sending = Some(std::thread::spawn(move || {
-            for (table, body) in &bodies {
-                insert(&node, &server, table, body)?;
-            }
-            Ok(())
-        }));
+        for (table, body) in &bodies {
+            self.insert(table, body)?;
+        }
         let w = &mut self.writers[i];
         w.lines.clear();
         w.child_lines.iter_mut().for_each(String::clear);
@@ -411,29 +420,23 @@ impl<'e> ChLoad<'e> {
         Ok(())
     }
 
-    /// The stored winners of `keys` (literal tuples of the spec's key): version, load and write
-    /// number.
+    /// The stored winners of `keys` (literal tuples of the spec's key), removals among them.
     fn stored<'k>(
         &self,
         spec: &WriteSpec,
         keys: impl Iterator<Item = &'k Vec<String>>,
-    ) -> anyhow::Result<HashMap<Vec<String>, (Version<'static>, u64, u64)>> {
+    ) -> anyhow::Result<HashMap<Vec<String>, Winner>> {
         let table = self.table(&spec.table)?;
         let names: Vec<String> = spec.key.iter().map(|&k| ident(&spec.columns[k])).collect();
+        let mut columns = format!("{}, {IDENTITY}", names.join(", "));
+        if let Some(v) = spec.version {
+            columns.push_str(&format!(", {}", ident(&spec.columns[v])));
+        }
         let tuples: Vec<String> = keys.map(|k| format!("({})", k.join(", "))).collect();
         let mut out = HashMap::new();
         for chunk in tuples.chunks(BATCH) {
             let filter = format!(" WHERE ({}) IN ({})", names.join(", "), chunk.join(", "));
-            let sql = format!(
-                "SELECT {}, _weir_vkind, _weir_vnum, _weir_vtext, _weir_load, _weir_seq FROM ({}) WHERE _weir_deleted = 0",
-                names.join(", "),
-                winners_of(
-                    &self.engine.server,
-                    table,
-                    &format!("{}, {IDENTITY}", names.join(", ")),
-                    &filter
-                )
-            );
+            let sql = winners_of(&self.engine.server, table, &columns, &filter);
             let rows = self.read(&sql, &spec.table)?;
             let k = names.len();
             for row in rows {
@@ -455,8 +458,18 @@ impl<'e> ChLoad<'e> {
                     Value::Integer(i) => *i as u64,
                     _ => 0,
                 };
-                let (load, seq) = (number(&row[k + 3]), number(&row[k + 4]));
-                out.insert(key, (Version(kind, num, Cow::Owned(text)), load, seq));
+                let sorts_by = Version(kind, num, Cow::Owned(text));
+                let own = version(row.get(k + 6));
+                out.insert(
+                    key,
+                    Winner {
+                        version: Version(own.0, own.1, Cow::Owned(own.2.into_owned())),
+                        sorts_by,
+                        load: number(&row[k + 3]),
+                        seq: number(&row[k + 4]),
+                        removed: number(&row[k + 5]) != 0,
+                    },
+                );
             }
         }
         Ok(out)
@@ -476,7 +489,22 @@ impl<'e> ChLoad<'e> {
     }
 
     fn insert(&self, table: &str, body: &str) -> anyhow::Result<()> {
-        insert(&self.engine.first, &self.engine.server, table, body)
+        if body.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "INSERT INTO {} FORMAT JSONEachRow",
+            ident(&storage(&self.engine.server, table))
+        );
+        let mut settings = super::QUERY_SETTINGS.to_vec();
+        settings.push(LONG_QUERY);
+        self.engine
+            .first
+            .send(&sql, Some(body.as_bytes()), &settings, true)
+            .map_err(anyhow::Error::from)
+            // A batch holds many records: the one whose write sent it is not to blame.
+            .with_context(|| crate::engine::MergeRefused(table.to_string()))?;
+        Ok(())
     }
 
     /// Applies weir's books after every data row, a group of tables at a time: the removals of
@@ -769,24 +797,6 @@ impl<'d> Later<'d> {
     }
 }
 
-/// `INSERT INTO table FORMAT JSONEachRow` with the lines of `body`, through `node`.
-fn insert(node: &Node, server: &Server, table: &str, body: &str) -> anyhow::Result<()> {
-    if body.is_empty() {
-        return Ok(());
-    }
-    let sql = format!(
-        "INSERT INTO {} FORMAT JSONEachRow",
-        ident(&storage(server, table))
-    );
-    let mut settings = super::QUERY_SETTINGS.to_vec();
-    settings.push(LONG_QUERY);
-    node.send(&sql, Some(body.as_bytes()), &settings, true)
-        .map_err(anyhow::Error::from)
-        // A batch holds many records: the one whose write sent it is not to blame.
-        .with_context(|| crate::engine::MergeRefused(table.to_string()))?;
-    Ok(())
-}
-
 /// `v` as `column` of `t` stores it, as SQL text.
 fn stored(t: &Table, column: &str, v: &Value) -> String {
     literal(&Stored::of(t, column).make(v))
@@ -963,16 +973,10 @@ impl Load for ChLoad<'_> {
         let versioned = spec.version.map(|v| w.types[v].cow(&row[v]));
         let v = version(versioned.as_deref());
         let start = w.lines.len();
-        json_row(
-            &mut w.lines,
-            &w.names,
-            &w.types,
-            row,
-            Some(&v),
-            load,
-            seq,
-            None,
-        );
+        w.lines.push('{');
+        json_pairs(&mut w.lines, &w.names, &w.types, row);
+        let hidden = w.lines.len() - start;
+        json_hidden(&mut w.lines, Some(&v), load, seq, None);
         let line = start..w.lines.len();
         let history = match (&mut w.history, spec.version) {
             (Some(kept), Some(v)) => kept.hold(&w.types, row, v),
@@ -983,6 +987,8 @@ impl Load for ChLoad<'_> {
             key,
             version: Version(kind, num, Cow::Owned(text.into_owned())),
             line,
+            hidden,
+            seq,
             children: lines,
             history,
         });
@@ -1048,9 +1054,7 @@ impl Load for ChLoad<'_> {
                 newest = Some(v);
             }
         }
-        if let Some(history) = history
-            && !gone.is_empty()
-        {
+        if let Some(history) = history {
             self.close_history(&history, spec, &gone, newest.as_ref())?;
         }
         // Children of a removed row disappear with it: their view shows only the rows of
@@ -1096,7 +1100,6 @@ impl Load for ChLoad<'_> {
 
     /// Reads what is stored: not the books this load holds until its commit.
     fn select(&mut self, sql: &str, params: &[Value]) -> anyhow::Result<Vec<Vec<Value>>> {
-        self.settle()?;
         self.engine.rows(&super::bind(sql, params)?)
     }
 

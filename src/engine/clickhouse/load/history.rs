@@ -62,7 +62,10 @@ impl Kept {
                 })
         };
         let key_names: Vec<&str> = spec.key.iter().map(|&k| spec.columns[k].as_str()).collect();
-        let key_at = key_names.iter().map(|k| at(k)).collect::<anyhow::Result<_>>()?;
+        let key_at = key_names
+            .iter()
+            .map(|k| at(k))
+            .collect::<anyhow::Result<_>>()?;
         let (from_at, to_at) = (at(VALID_FROM)?, at(VALID_TO)?);
         let mut names = json_names(&spec.columns);
         names.extend(json_names(&[VALID_FROM.to_string()]));
@@ -74,7 +77,11 @@ impl Kept {
             .collect();
         Ok(Kept {
             rest: json_names(&rest),
-            types: table.columns.iter().map(|c| Stored::of(&table, &c.name)).collect(),
+            types: table
+                .columns
+                .iter()
+                .map(|c| Stored::of(&table, &c.name))
+                .collect(),
             table,
             names,
             to: json_names(&[VALID_TO.to_string()]).remove(0),
@@ -138,14 +145,15 @@ impl ChLoad<'_> {
         let Some(kept) = &self.writers[i].history else {
             return Ok(None);
         };
+        // Every key of the batch, its versioned records: a record without a version adds no
+        // version, but its key's versions are put in order again (one closed by a complete
+        // source reopens), as the statements of the other engines do.
         let mut by_key: HashMap<&[String], Vec<usize>> = HashMap::new();
         for (n, h) in held.iter().enumerate() {
+            let versions = by_key.entry(&h.key[..]).or_default();
             if h.history.is_some() {
-                by_key.entry(&h.key[..]).or_default().push(n);
+                versions.push(n);
             }
-        }
-        if by_key.is_empty() {
-            return Ok(None);
         }
         let stored = self.stored_history(kept, by_key.keys().copied())?;
         let lines = &kept.lines;
@@ -165,15 +173,22 @@ impl ChLoad<'_> {
                 let from = lines[line(n).from.clone()].to_string();
                 versions.push((held[n].version.clone(), n + 1, from, Source::Held(n)));
             }
+            // In version order; integers beyond 2^53, equal as the sortable version, by their
+            // exact value; then stored first, then as held.
+            let exact = |v: &(Version, usize, String, Source)| match v.0.0 {
+                1 => v.2.parse::<i64>().ok(),
+                _ => None,
+            };
             versions.sort_by(|a, b| {
                 a.0.partial_cmp(&b.0)
                     .unwrap_or(std::cmp::Ordering::Equal)
+                    .then(exact(a).cmp(&exact(b)))
                     .then(a.1.cmp(&b.1))
             });
-            // Of equal versions, the last.
+            // Of equal versions (the same value as the column stores it), the last.
             let mut last = Vec::with_capacity(versions.len());
             for (j, v) in versions.iter().enumerate() {
-                if versions.get(j + 1).is_none_or(|next| next.0 != v.0) {
+                if versions.get(j + 1).is_none_or(|next| next.2 != v.2) {
                     last.push(v);
                 }
             }
@@ -235,7 +250,9 @@ impl ChLoad<'_> {
 
     /// A complete source lost the keys `gone`: their open versions close at `newest`, the
     /// newest version the current table keeps, or at their own `valid_from` where that is not
-    /// newer. Held with the books, so they apply at the commit with the removals.
+    /// newer; so do the open versions of keys the current table no longer shows (a load that
+    /// stopped after its removals, before these rows). Held with the books, so they apply at
+    /// the commit with the removals.
     pub(super) fn close_history(
         &mut self,
         history: &str,
@@ -246,15 +263,26 @@ impl ChLoad<'_> {
         let kept = Kept::new(self.table(history)?.clone(), spec)?;
         let columns: Vec<String> = kept.table.columns.iter().map(|c| c.name.clone()).collect();
         let newest = newest.map(|v| (version(Some(v)), v));
-        for chunk in gone.chunks(super::BATCH) {
-            let filter = format!(" WHERE ({}) IN ({})", kept.key.join(", "), chunk.join(", "));
+        let key = format!("({})", kept.key.join(", "));
+        let shown = format!("SELECT {} FROM {}", kept.key.join(", "), ident(&spec.table));
+        let mut queries = vec![format!("{key} NOT IN ({shown})")];
+        queries.extend(
+            gone.chunks(super::BATCH)
+                .map(|chunk| format!("{key} IN ({})", chunk.join(", "))),
+        );
+        let mut closed = std::collections::HashSet::new();
+        for filter in queries {
             let sql = format!(
-                "SELECT {} FROM ({}) WHERE _weir_deleted = 0 AND {} IS NULL",
+                "SELECT {} FROM ({}) WHERE _weir_deleted = 0 AND {} IS NULL AND {filter}",
                 visible_columns(&kept.table),
-                winners(&self.engine.server, &kept.table, &filter),
+                winners(&self.engine.server, &kept.table, ""),
                 ident(VALID_TO)
             );
             for mut row in self.read(&sql, history)? {
+                let at: Vec<String> = kept.key_at.iter().map(|&k| literal(&row[k])).collect();
+                if !closed.insert((at, literal(&row[kept.from_at]))) {
+                    continue;
+                }
                 let from = row[kept.from_at].clone();
                 row[kept.to_at] = match &newest {
                     Some((v, value)) if *v > version(Some(&from)) => (*value).clone(),
