@@ -596,7 +596,7 @@ impl Engine for ClickHouse {
     }
 
     /// As SQLite reads the script; a `CREATE INDEX` is checked there but not kept: a table here
-    /// is ordered by its key, and reports read views (docs/SCHEMAS.md, Indexes).
+    /// is ordered by its key, and reports read views (README, "Indexes").
     fn declared_tables(&self, script: &str) -> Result<Vec<Table>, SqlError> {
         let mut tables = super::Sqlite::in_memory()
             .map_err(|e| SqlError {

@@ -130,7 +130,7 @@ fn unindex(tx: &duckdb::Transaction<'_>, name: &str, key: &[&str]) -> anyhow::Re
 /// foreign key is refused: weir could not keep it (see `only_tables`). A `CREATE INDEX` is
 /// checked (DuckDB runs it on the scratch tables) but not kept: weir's DuckDB tables keep no
 /// index, so memory stays flat and merges do not maintain one; DuckDB's scans with their
-/// min/max zone maps are what its reports use (docs/SCHEMAS.md, Indexes).
+/// min/max zone maps are what its reports use (README, "Indexes").
 pub(super) fn declared_tables(script: &str) -> Result<Vec<Table>, SqlError> {
     let scratch = Connection::open_in_memory().map_err(sql_error)?;
     scratch.execute_batch(script).map_err(sql_error)?;
