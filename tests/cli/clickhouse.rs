@@ -365,13 +365,7 @@ fn numbers_in_text_keys_compare_with_the_stored_keys() {
         }
         let sqlite = local.ok(&["-v", "run-etl"]);
         let ch = p.ok(&["-v", "--db", &url, "run-etl"]);
-        let books = |out: &crate::harness::Output| {
-            out.stderr
-                .lines()
-                .filter(|l| l.contains("superseded") || l.contains("removed"))
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        };
+        let books = |out| lines_with(out, &["superseded", "removed"]);
         assert_eq!(books(&ch), books(&sqlite), "step {step}: {}", ch.stderr);
         assert_same(
             &cluster.dump("weir"),
@@ -522,13 +516,7 @@ fn history_tables_on_the_cluster_read_as_on_sqlite() {
             .copied()
             .collect();
         let ch = p.ok(&with_db);
-        let counts = |out: &crate::harness::Output| {
-            out.stderr
-                .lines()
-                .filter(|l| l.contains("loaded ") || l.contains("removed"))
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        };
+        let counts = |out| lines_with(out, &["loaded ", "removed"]);
         assert_eq!(counts(&ch), counts(&sqlite), "step {n}: {}", ch.stderr);
         let dump = cluster.dump(db);
         assert!(dump.contains("## t_history"), "{dump}");
@@ -559,13 +547,7 @@ fn history_on_the_cluster_with_big_numbers_nulls_and_many_batches() {
     let step = |n: usize| {
         let sqlite = p.ok(&["run-etl"]);
         let ch = p.ok(&["--db", &url, "run-etl"]);
-        let counts = |out: &crate::harness::Output| {
-            out.stderr
-                .lines()
-                .filter(|l| l.contains("loaded ") || l.contains("removed"))
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        };
+        let counts = |out| lines_with(out, &["loaded ", "removed"]);
         assert_eq!(counts(&ch), counts(&sqlite), "step {n}: {}", ch.stderr);
         assert_same(
             &cluster.dump("numbers"),
@@ -716,4 +698,13 @@ fn reports_on_a_current_clickhouse_read_as_on_sqlite() {
             "{name} differs from SQLite's"
         );
     }
+}
+
+/// The lines of weir's stderr that hold any of `words`: the counts two runs must agree on.
+fn lines_with(out: &crate::harness::Output, words: &[&str]) -> Vec<String> {
+    out.stderr
+        .lines()
+        .filter(|l| words.iter().any(|w| l.contains(w)))
+        .map(str::to_string)
+        .collect()
 }

@@ -384,17 +384,18 @@ impl<'e> ChLoad<'e> {
         }
         sent.sort_unstable_by_key(|s| s.0);
         // Children first: a parent row is never visible before its children are stored.
-        let mut bodies: Vec<(String, String)> = Vec::with_capacity(children.len() + 2);
+        let mut body = String::new();
         for (c, child) in children.iter().enumerate() {
             let lines = &self.writers[i].child_lines[c];
-            let body = sent
-                .iter()
-                .map(|&(n, _)| &lines[held[n].children[c].clone()])
-                .collect();
-            bodies.push((child.spec.table.clone(), body));
+            body.clear();
+            body.extend(
+                sent.iter()
+                    .map(|&(n, _)| &lines[held[n].children[c].clone()]),
+            );
+            self.insert(&child.spec.table, &body)?;
         }
         let lines = &self.writers[i].lines;
-        let mut body = String::new();
+        body.clear();
         for &(n, lift) in &sent {
             let h = &held[n];
             match lift {
@@ -405,12 +406,10 @@ impl<'e> ChLoad<'e> {
                 }
             }
         }
-        bodies.push((spec.table.clone(), body));
-        if let Some(history) = self.history_body(i, &held)? {
-            bodies.push(history);
-        }
-        for (table, body) in &bodies {
-            self.insert(table, body)?;
+        self.insert(&spec.table, &body)?;
+        drop(body);
+        if let Some((table, body)) = self.history_body(i, &held)? {
+            self.insert(&table, &body)?;
         }
         let w = &mut self.writers[i];
         w.lines.clear();
