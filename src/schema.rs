@@ -33,60 +33,48 @@ pub fn read(root: &Path, engine: &dyn Engine) -> Result<Schema, Vec<Diagnostic>>
         script: String::new(),
     };
     let mut problems = Vec::new();
+    let mut texts = Vec::new();
     for path in paths {
         let file = format!(
             "schemas/{}",
             path.file_name().unwrap_or_default().to_string_lossy()
         );
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
+        match std::fs::read_to_string(&path) {
+            Ok(t) => texts.push((file, t)),
             Err(e) => {
                 problems.push(
                     Diagnostic::new(format!("cannot read the file: {e}")).at(Location::file(&file)),
                 );
-                continue;
-            }
-        };
-        let script = format!("{}\n{}", schema.script, text);
-        match engine.declared_tables(&script) {
-            Ok(tables) => {
-                for t in tables.into_iter().skip(schema.tables.len()) {
-                    for name in std::iter::once(&t.name).chain(t.columns.iter().map(|c| &c.name)) {
-                        if let Some(why) = bad_name(name) {
-                            problems.push(
-                                Diagnostic::new(format!("`{name}` {why}"))
-                                    .at(Location::file(&file))
-                                    .hint(
-                                        "name tables and columns with letters, digits and `_`, \
-                                         starting with a letter",
-                                    ),
-                            );
-                        }
-                    }
-                    schema.tables.push(t);
-                    schema.file_of.push(file.clone());
-                }
-                schema.script = script;
-            }
-            Err(e) => {
-                // The offset is into the whole script; this file starts after the earlier ones.
-                let start = schema.script.len() + 1;
-                let at = e.offset.and_then(|o| o.checked_sub(start));
-                let in_file = crate::engine::SqlError {
-                    message: e.message.clone(),
-                    offset: at,
-                };
-                let location = match in_file.line_col(&text) {
-                    Some((l, c)) => Location::at(&file, l, c),
-                    None => Location::file(&file),
-                };
-                problems.push(
-                    Diagnostic::new(format!("the database refused the schema: {}", e.message))
-                        .at(location),
-                );
             }
         }
-        schema.files.push(file);
+    }
+    // One run of all files on one scratch database, when every file but the last ends its last
+    // statement (so running them apart is running them joined); else, or when the engine
+    // refuses any of it, each file's prefix is run again to place the refusal.
+    let pieces: Vec<String> = texts.iter().map(|(_, t)| format!("\n{t}")).collect();
+    let joinable = texts[..texts.len().saturating_sub(1)]
+        .iter()
+        .all(|(_, t)| t.trim_end().ends_with(';'));
+    let in_turn = (joinable && problems.is_empty())
+        .then(|| engine.declared_in_turn(&pieces.iter().map(String::as_str).collect::<Vec<_>>()))
+        .flatten()
+        .filter(|(tables, counts)| {
+            counts.windows(2).all(|w| w[0] <= w[1]) && counts.last() == Some(&tables.len())
+        });
+    if let Some((tables, counts)) = in_turn {
+        let mut tables = tables.into_iter();
+        let mut before = 0;
+        for ((file, _), (piece, count)) in texts.iter().zip(pieces.iter().zip(counts)) {
+            let added: Vec<Table> = tables.by_ref().take(count - before).collect();
+            before = count;
+            add_tables(&mut schema, file, added, &mut problems);
+            schema.script.push_str(piece);
+            schema.files.push(file.clone());
+        }
+    } else {
+        for (file, text) in &texts {
+            declare_file(engine, &mut schema, file, text, &mut problems);
+        }
     }
     if problems.is_empty() {
         add_history(root, engine, &mut schema, &mut problems);
@@ -95,6 +83,62 @@ pub fn read(root: &Path, engine: &dyn Engine) -> Result<Schema, Vec<Diagnostic>>
         Ok(schema)
     } else {
         Err(problems)
+    }
+}
+
+/// Runs `text` after the files before it; its tables, or where the engine refused it.
+fn declare_file(
+    engine: &dyn Engine,
+    schema: &mut Schema,
+    file: &str,
+    text: &str,
+    problems: &mut Vec<Diagnostic>,
+) {
+    let script = format!("{}\n{}", schema.script, text);
+    match engine.declared_tables(&script) {
+        Ok(tables) => {
+            let added = tables.into_iter().skip(schema.tables.len()).collect();
+            add_tables(schema, file, added, problems);
+            schema.script = script;
+        }
+        Err(e) => {
+            // The offset is into the whole script; this file starts after the earlier ones.
+            let start = schema.script.len() + 1;
+            let at = e.offset.and_then(|o| o.checked_sub(start));
+            let in_file = crate::engine::SqlError {
+                message: e.message.clone(),
+                offset: at,
+            };
+            let location = match in_file.line_col(text) {
+                Some((l, c)) => Location::at(file, l, c),
+                None => Location::file(file),
+            };
+            problems.push(
+                Diagnostic::new(format!("the database refused the schema: {}", e.message))
+                    .at(location),
+            );
+        }
+    }
+    schema.files.push(file.to_string());
+}
+
+/// The tables `file` adds, their names checked.
+fn add_tables(schema: &mut Schema, file: &str, tables: Vec<Table>, problems: &mut Vec<Diagnostic>) {
+    for t in tables {
+        for name in std::iter::once(&t.name).chain(t.columns.iter().map(|c| &c.name)) {
+            if let Some(why) = bad_name(name) {
+                problems.push(
+                    Diagnostic::new(format!("`{name}` {why}"))
+                        .at(Location::file(file))
+                        .hint(
+                            "name tables and columns with letters, digits and `_`, \
+                             starting with a letter",
+                        ),
+                );
+            }
+        }
+        schema.tables.push(t);
+        schema.file_of.push(file.to_string());
     }
 }
 
@@ -109,7 +153,8 @@ fn add_history(
     problems: &mut Vec<Diagnostic>,
 ) {
     use crate::engine::history::{VALID_FROM, VALID_TO, history_name, history_table_sql};
-    let mut script = schema.script.clone();
+    // History tables stand alone (no key refers to another table): their statements alone.
+    let mut script = String::new();
     let mut files = Vec::new();
     for decl in crate::mapper::declared_history(&root.join("mappers")) {
         let name = history_name(&decl.table);
@@ -172,7 +217,7 @@ fn add_history(
     }
     match engine.declared_tables(&script) {
         Ok(tables) => {
-            for (t, (_, file)) in tables.into_iter().skip(schema.tables.len()).zip(files) {
+            for (t, (_, file)) in tables.into_iter().zip(files) {
                 schema.tables.push(t);
                 schema.file_of.push(file);
             }
@@ -400,4 +445,47 @@ pub fn ensure(
         engine.apply_indexes(&drop_indexes, &create_indexes)?;
     }
     Ok(created)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one-run reading of schemas/ says what running each file's prefix again says.
+    #[test]
+    fn one_run_of_the_files_declares_what_a_run_per_file_does() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let sqlite = crate::engine::Sqlite::in_memory().unwrap();
+        #[cfg(feature = "duckdb")]
+        let duckdb = crate::engine::DuckDb::open(None, false).unwrap();
+        let engines: Vec<&dyn Engine> = vec![
+            &sqlite,
+            #[cfg(feature = "duckdb")]
+            &duckdb,
+        ];
+        for engine in engines {
+            let fast = read(root, engine).unwrap();
+            let mut slow = Schema {
+                tables: Vec::new(),
+                files: Vec::new(),
+                file_of: Vec::new(),
+                script: String::new(),
+            };
+            let mut problems = Vec::new();
+            let mut paths = schema_files(&root.join("schemas")).unwrap();
+            paths.sort();
+            for path in paths {
+                let file = format!("schemas/{}", path.file_name().unwrap().to_string_lossy());
+                let text = std::fs::read_to_string(&path).unwrap();
+                declare_file(engine, &mut slow, &file, &text, &mut problems);
+            }
+            add_history(root, engine, &mut slow, &mut problems);
+            assert!(problems.is_empty(), "{problems:?}");
+            assert!(fast.tables.len() > 20, "{:?}", engine.kind());
+            assert_eq!(fast.tables, slow.tables, "{:?}", engine.kind());
+            assert_eq!(fast.file_of, slow.file_of);
+            assert_eq!(fast.files, slow.files);
+            assert_eq!(fast.script, slow.script);
+        }
+    }
 }

@@ -252,6 +252,14 @@ pub trait Engine {
     /// kind. An error is the database's own message about the script.
     fn declared_tables(&self, script: &str) -> Result<Vec<Table>, SqlError>;
 
+    /// The tables of `scripts` run one after another on one scratch database, with how many
+    /// tables there are after each script: what `declared_tables` of each prefix would say, at
+    /// the cost of one run. `None` when the engine refuses any of it (or has no such pass): the
+    /// caller then asks `declared_tables` file by file, which places the refusal.
+    fn declared_in_turn(&self, _scripts: &[&str]) -> Option<(Vec<Table>, Vec<usize>)> {
+        None
+    }
+
     /// The tables in the database now (weir's own bookkeeping tables excluded).
     fn tables(&self) -> anyhow::Result<Vec<Table>>;
 

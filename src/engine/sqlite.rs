@@ -205,6 +205,47 @@ fn read_tables_with(conn: &Connection, with_weir: bool) -> rusqlite::Result<Vec<
     Ok(tables)
 }
 
+/// Runs `script` on `scratch` and reads the tables there, refusing what weir cannot keep.
+fn declared(scratch: &Connection, script: &str) -> Result<Vec<Table>, SqlError> {
+    scratch.execute_batch(script).map_err(|e| {
+        // execute_batch reports the offset into the statements it had left; they end the script.
+        let tail = match &e {
+            rusqlite::Error::SqlInputError { sql, .. } => sql.len(),
+            _ => 0,
+        };
+        let mut err = sql_error(e);
+        err.offset = err.offset.map(|o| o + script.len().saturating_sub(tail));
+        err
+    })?;
+    let other: Option<(String, String)> = scratch
+        .query_row(
+            "SELECT type, name FROM sqlite_schema \
+             WHERE type NOT IN ('table', 'index') AND sql IS NOT NULL",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(sql_error)?;
+    if let Some((kind, name)) = other {
+        return Err(super::only_tables(&kind, &name));
+    }
+    let tables = read_tables(&scratch).map_err(sql_error)?;
+    // Loads find the row an upsert wrote by its rowid (for the books).
+    if let Some(t) = tables
+        .iter()
+        .find(|t| t.sql.to_ascii_uppercase().contains("WITHOUT ROWID"))
+    {
+        return Err(SqlError {
+            message: format!(
+                "table `{}` is WITHOUT ROWID, which weir's loads do not support; remove `WITHOUT ROWID`",
+                t.name
+            ),
+            offset: None,
+        });
+    }
+    Ok(tables)
+}
+
 /// rusqlite's message without the SQL text it quotes; the offset is kept apart.
 fn sql_error(e: rusqlite::Error) -> SqlError {
     match e {
@@ -251,43 +292,29 @@ impl Engine for Sqlite {
 
     fn declared_tables(&self, script: &str) -> Result<Vec<Table>, SqlError> {
         let scratch = Connection::open_in_memory().map_err(sql_error)?;
-        scratch.execute_batch(script).map_err(|e| {
-            // execute_batch reports the offset into the statements it had left; they end the script.
-            let tail = match &e {
-                rusqlite::Error::SqlInputError { sql, .. } => sql.len(),
-                _ => 0,
-            };
-            let mut err = sql_error(e);
-            err.offset = err.offset.map(|o| o + script.len().saturating_sub(tail));
-            err
-        })?;
-        let other: Option<(String, String)> = scratch
-            .query_row(
-                "SELECT type, name FROM sqlite_schema \
-                 WHERE type NOT IN ('table', 'index') AND sql IS NOT NULL",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(sql_error)?;
-        if let Some((kind, name)) = other {
-            return Err(super::only_tables(&kind, &name));
+        declared(&scratch, script)
+    }
+
+    fn declared_in_turn(&self, scripts: &[&str]) -> Option<(Vec<Table>, Vec<usize>)> {
+        let scratch = Connection::open_in_memory().ok()?;
+        let (last, before) = scripts.split_last()?;
+        let mut counts = Vec::with_capacity(scripts.len());
+        for script in before {
+            scratch.execute_batch(script).ok()?;
+            counts.push(
+                scratch
+                    .query_row(
+                        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' \
+                         AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE 'weir\\_%' ESCAPE '\\'",
+                        [],
+                        |r| r.get::<_, i64>(0).map(|n| n as usize),
+                    )
+                    .ok()?,
+            );
         }
-        let tables = read_tables(&scratch).map_err(sql_error)?;
-        // Loads find the row an upsert wrote by its rowid (for the books).
-        if let Some(t) = tables
-            .iter()
-            .find(|t| t.sql.to_ascii_uppercase().contains("WITHOUT ROWID"))
-        {
-            return Err(SqlError {
-                message: format!(
-                    "table `{}` is WITHOUT ROWID, which weir's loads do not support; remove `WITHOUT ROWID`",
-                    t.name
-                ),
-                offset: None,
-            });
-        }
-        Ok(tables)
+        let tables = declared(&scratch, last).ok()?;
+        counts.push(tables.len());
+        Some((tables, counts))
     }
 
     fn tables(&self) -> anyhow::Result<Vec<Table>> {

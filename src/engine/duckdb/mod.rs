@@ -180,6 +180,10 @@ impl Engine for DuckDb {
         schema::declared_tables(script)
     }
 
+    fn declared_in_turn(&self, scripts: &[&str]) -> Option<(Vec<Table>, Vec<usize>)> {
+        schema::declared_in_turn(scripts)
+    }
+
     fn tables(&self) -> anyhow::Result<Vec<Table>> {
         schema::read_tables(&self.conn).context("cannot read the tables of the database")
     }

@@ -2,6 +2,8 @@
 //! (DuckDB keeps a key's index whole in memory while a transaction writes to the table, so it
 //! would grow with the load); weir records each key in `weir_keys` and keeps it unique itself.
 
+use std::collections::HashMap;
+
 use anyhow::Context;
 use duckdb::{Connection, OptionalExt};
 
@@ -40,60 +42,61 @@ pub(super) fn read_tables(conn: &Connection) -> duckdb::Result<Vec<Table>> {
     let rows: Vec<(String, String, String)> = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?;
-    let mut tables = Vec::new();
-    for (name, sql, pk) in rows {
-        let pk: Vec<&str> = pk.split('\u{1f}').filter(|s| !s.is_empty()).collect();
-        let mut info = conn.prepare(
-            "SELECT name, type, \"notnull\", dflt_value FROM pragma_table_info(?) ORDER BY cid",
-        )?;
-        let columns = info
-            .query_map([&name], |r| {
-                let name: String = r.get(0)?;
-                let position = pk.iter().position(|k| *k == name).map_or(0, |p| p + 1);
-                Ok(Column {
-                    declared: r.get::<_, String>(1)?.to_uppercase(),
-                    pk: position,
-                    notnull: r.get(2)?,
-                    default: r.get(3)?,
-                    name,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        let checks = read_checks(conn, &name)?;
-        tables.push(Table {
-            name,
-            columns,
-            checks,
-            sql,
-            indexes: Vec::new(),
+    // Every table's columns and CHECKs in one query each (a query per table costs a prepare).
+    let mut columns: HashMap<String, Vec<Column>> = HashMap::new();
+    let mut stmt = conn.prepare(
+        "SELECT table_name, column_name, data_type, NOT is_nullable, column_default \
+         FROM duckdb_columns() \
+         WHERE database_name = current_database() AND schema_name = 'main' AND NOT internal \
+         ORDER BY table_oid, column_index",
+    )?;
+    let mut rows_c = stmt.query([])?;
+    while let Some(r) = rows_c.next()? {
+        columns.entry(r.get(0)?).or_default().push(Column {
+            name: r.get(1)?,
+            declared: r.get::<_, String>(2)?.to_uppercase(),
+            pk: 0,
+            notnull: r.get(3)?,
+            default: r.get(4)?,
         });
     }
-    Ok(tables)
-}
-
-/// The CHECK constraints of `table` as DuckDB keeps them: its own text of each expression, and
-/// the columns the expression reads.
-fn read_checks(conn: &Connection, table: &str) -> duckdb::Result<Vec<Check>> {
+    let mut checks: HashMap<String, Vec<Check>> = HashMap::new();
     let mut stmt = conn.prepare(
-        "SELECT expression, list_aggr(constraint_column_names, 'string_agg', chr(31)) \
+        "SELECT table_name, expression, list_aggr(constraint_column_names, 'string_agg', chr(31)) \
          FROM duckdb_constraints() \
-         WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ? \
+         WHERE database_name = current_database() AND schema_name = 'main' \
            AND constraint_type = 'CHECK' \
-         ORDER BY constraint_index",
+         ORDER BY table_oid, constraint_index",
     )?;
-    stmt.query_map([table], |r| {
-        let columns: Option<String> = r.get(1)?;
-        Ok(Check {
-            expression: r.get(0)?,
-            columns: columns
+    let mut rows_k = stmt.query([])?;
+    while let Some(r) = rows_k.next()? {
+        let cols: Option<String> = r.get(2)?;
+        checks.entry(r.get(0)?).or_default().push(Check {
+            expression: r.get(1)?,
+            columns: cols
                 .unwrap_or_default()
                 .split('\u{1f}')
                 .filter(|c| !c.is_empty())
                 .map(String::from)
                 .collect(),
-        })
-    })?
-    .collect()
+        });
+    }
+    let mut tables = Vec::new();
+    for (name, sql, pk) in rows {
+        let pk: Vec<&str> = pk.split('\u{1f}').filter(|s| !s.is_empty()).collect();
+        let mut columns = columns.remove(&name).unwrap_or_default();
+        for c in &mut columns {
+            c.pk = pk.iter().position(|k| *k == c.name).map_or(0, |p| p + 1);
+        }
+        tables.push(Table {
+            checks: checks.remove(&name).unwrap_or_default(),
+            name,
+            columns,
+            sql,
+            indexes: Vec::new(),
+        });
+    }
+    Ok(tables)
 }
 
 /// Rebuilds the new table `name` without its PRIMARY KEY and records `key` as its key instead.
@@ -133,6 +136,35 @@ fn unindex(tx: &duckdb::Transaction<'_>, name: &str, key: &[&str]) -> anyhow::Re
 /// min/max zone maps are what its reports use (README, "Indexes").
 pub(super) fn declared_tables(script: &str) -> Result<Vec<Table>, SqlError> {
     let scratch = Connection::open_in_memory().map_err(sql_error)?;
+    declared(&scratch, script)
+}
+
+/// `Engine::declared_in_turn`: the scripts run one after another on one scratch database.
+pub(super) fn declared_in_turn(scripts: &[&str]) -> Option<(Vec<Table>, Vec<usize>)> {
+    let scratch = Connection::open_in_memory().ok()?;
+    let (last, before) = scripts.split_last()?;
+    let mut counts = Vec::with_capacity(scripts.len());
+    for script in before {
+        scratch.execute_batch(script).ok()?;
+        counts.push(
+            scratch
+                .query_row(
+                    "SELECT count(*) FROM duckdb_tables() \
+                     WHERE database_name = current_database() AND schema_name = 'main' \
+                       AND NOT temporary AND table_name NOT LIKE 'weir\\_%' ESCAPE '\\'",
+                    [],
+                    |r| r.get::<_, usize>(0),
+                )
+                .ok()?,
+        );
+    }
+    let tables = declared(&scratch, last).ok()?;
+    counts.push(tables.len());
+    Some((tables, counts))
+}
+
+/// Runs `script` on `scratch` and reads the tables there, refusing what weir cannot keep.
+fn declared(scratch: &Connection, script: &str) -> Result<Vec<Table>, SqlError> {
     scratch.execute_batch(script).map_err(sql_error)?;
     let other: Option<(String, String)> = scratch
         .query_row(
@@ -165,7 +197,7 @@ pub(super) fn declared_tables(script: &str) -> Result<Vec<Table>, SqlError> {
             offset: None,
         });
     }
-    read_tables(&scratch).map_err(sql_error)
+    read_tables(scratch).map_err(sql_error)
 }
 
 /// Drops the tables `drop`, creates `create`, each without its key index; all or nothing.
