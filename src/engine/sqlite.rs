@@ -229,7 +229,7 @@ fn declared(scratch: &Connection, script: &str) -> Result<Vec<Table>, SqlError> 
     if let Some((kind, name)) = other {
         return Err(super::only_tables(&kind, &name));
     }
-    let tables = read_tables(&scratch).map_err(sql_error)?;
+    let tables = read_tables(scratch).map_err(sql_error)?;
     // Loads find the row an upsert wrote by its rowid (for the books).
     if let Some(t) = tables
         .iter()

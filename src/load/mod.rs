@@ -10,6 +10,7 @@ mod history;
 mod known;
 mod parse;
 mod pipeline;
+mod prune;
 mod sheet;
 mod singer;
 mod writer;

@@ -73,6 +73,19 @@ pub(super) fn parse_file(
     bytes: Vec<u8>,
     emit: &mut dyn FnMut(Item),
 ) -> bool {
+    // A strict source keeps each record whole beside its key (for a repeat's message), and
+    // reads every key to find the unknown ones.
+    parse_file_with(mapper, raw, bytes, !mapper.strict, emit)
+}
+
+/// `parse_file`, with JSON records read cut down first (`prune`) or whole.
+pub(super) fn parse_file_with(
+    mapper: &Mapper,
+    raw: &RawFile,
+    bytes: Vec<u8>,
+    prune: bool,
+    emit: &mut dyn FnMut(Item),
+) -> bool {
     let mut records = RecordMapper {
         mapper,
         mapped: Mapped::default(),
@@ -82,6 +95,7 @@ pub(super) fn parse_file(
         mapper,
         raw,
         bytes,
+        prune,
         emit,
         &mut |ctx, page, record, pointer, index, emit| {
             records.map(ctx, page, record, pointer, index, emit)
@@ -116,6 +130,7 @@ pub fn read_raw(
         mapper,
         raw,
         bytes,
+        false,
         &mut emit,
         &mut |ctx, page, record, pointer, _, _| {
             each(RawRecord {
@@ -130,10 +145,12 @@ pub fn read_raw(
 
 /// Parses a file's bytes and hands each record to `on_record`; says whether the file held
 /// nothing at all.
+/// With `prune`, JSON records are first read cut down to what the mapper reads (prune.rs).
 fn read_file(
     mapper: &Mapper,
     raw: &RawFile,
     bytes: Vec<u8>,
+    prune: bool,
     emit: &mut dyn FnMut(Item),
     on_record: &mut OnRecord,
 ) -> bool {
@@ -187,14 +204,28 @@ fn read_file(
         "xlsx" => sheet::xlsx_rows(file, bytes, mapper.sheet.as_deref(), &mut |row| {
             map_row(&mut ctx, on_record, row, false, emit);
         }),
-        "json" => match serde_json::from_str::<Json>(&text) {
-            Ok(v) => for_each_record(&v, &mut ctx, emit, on_record),
-            Err(e) => emit(Item::FileProblem(json_error(file, &e, 0))),
-        },
+        "json" => {
+            if prune
+                && let Some(v) = super::prune::pruned(&text, mapper, false)
+                && mapped_cleanly(&v, &mut ctx, emit, on_record)
+            {
+                return false;
+            }
+            match serde_json::from_str::<Json>(&text) {
+                Ok(v) => for_each_record(&v, &mut ctx, emit, on_record),
+                Err(e) => emit(Item::FileProblem(json_error(file, &e, 0))),
+            }
+        }
         "jsonl" | "ndjson" => {
             for (i, line) in text.lines().enumerate() {
                 if line.trim().is_empty() {
                     continue;
+                }
+                if prune && let Some(v) = super::prune::pruned(line, mapper, true) {
+                    ctx.line = Some(i + 1);
+                    if mapped_cleanly(&v, &mut ctx, emit, on_record) {
+                        continue;
+                    }
                 }
                 match serde_json::from_str::<Json>(line) {
                     Ok(v) => {
@@ -218,6 +249,43 @@ fn read_file(
         },
     }
     false
+}
+
+/// Maps the records of a value cut down to what the mapper reads (prune.rs), holding their
+/// items back: they are handed over only when every one is a mapped record. Otherwise nothing
+/// is, and the caller maps the value read whole, whose problems are the ones to tell.
+fn mapped_cleanly(
+    value: &Json,
+    ctx: &mut FileCtx,
+    emit: &mut dyn FnMut(Item),
+    on_record: &mut OnRecord,
+) -> bool {
+    let mut held = Vec::new();
+    let mut clean = true;
+    let refused = ctx.context_refused;
+    for_each_record(
+        value,
+        ctx,
+        &mut |item| match item {
+            Item::Record(_) if clean => held.push(item),
+            _ => clean = false,
+        },
+        on_record,
+    );
+    if clean {
+        held.into_iter().for_each(emit);
+    } else {
+        ctx.context_refused = refused;
+        #[cfg(test)]
+        FALLBACKS.with(|n| n.set(n.get() + 1));
+    }
+    clean
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How often a cut-down value did not map cleanly and was read whole again.
+    pub(super) static FALLBACKS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// Maps one spreadsheet row (CSV when `text_cells`), or hands over why it cannot be read.
