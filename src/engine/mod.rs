@@ -244,6 +244,25 @@ impl RowSink for Collected {
     }
 }
 
+/// `Engine::declared_in_turn` on a scratch database: `run` runs each script but the last,
+/// `count` counts the tables there after each, and `last` runs the last and reads every table.
+pub(crate) fn declared_in_turn(
+    scripts: &[&str],
+    mut run: impl FnMut(&str) -> Option<()>,
+    mut count: impl FnMut() -> Option<usize>,
+    last: impl FnOnce(&str) -> Option<Vec<Table>>,
+) -> Option<(Vec<Table>, Vec<usize>)> {
+    let (final_script, before) = scripts.split_last()?;
+    let mut counts = Vec::with_capacity(scripts.len());
+    for script in before {
+        run(script)?;
+        counts.push(count()?);
+    }
+    let tables = last(final_script)?;
+    counts.push(tables.len());
+    Some((tables, counts))
+}
+
 /// An embedded database.
 pub trait Engine {
     fn kind(&self) -> Kind;

@@ -297,11 +297,10 @@ impl Engine for Sqlite {
 
     fn declared_in_turn(&self, scripts: &[&str]) -> Option<(Vec<Table>, Vec<usize>)> {
         let scratch = Connection::open_in_memory().ok()?;
-        let (last, before) = scripts.split_last()?;
-        let mut counts = Vec::with_capacity(scripts.len());
-        for script in before {
-            scratch.execute_batch(script).ok()?;
-            counts.push(
+        super::declared_in_turn(
+            scripts,
+            |script| scratch.execute_batch(script).ok(),
+            || {
                 scratch
                     .query_row(
                         "SELECT count(*) FROM sqlite_schema WHERE type = 'table' \
@@ -309,12 +308,10 @@ impl Engine for Sqlite {
                         [],
                         |r| r.get::<_, i64>(0).map(|n| n as usize),
                     )
-                    .ok()?,
-            );
-        }
-        let tables = declared(&scratch, last).ok()?;
-        counts.push(tables.len());
-        Some((tables, counts))
+                    .ok()
+            },
+            |script| declared(&scratch, script).ok(),
+        )
     }
 
     fn tables(&self) -> anyhow::Result<Vec<Table>> {

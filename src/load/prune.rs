@@ -129,30 +129,7 @@ impl<'de> Visitor<'de> for Along<'_> {
         }
         Ok(Json::Array(out))
     }
-    fn visit_bool<E>(self, b: bool) -> Result<Json, E> {
-        Ok(Json::Bool(b))
-    }
-    fn visit_i64<E>(self, i: i64) -> Result<Json, E> {
-        Ok(Json::Number(i.into()))
-    }
-    fn visit_u64<E>(self, u: u64) -> Result<Json, E> {
-        Ok(Json::Number(u.into()))
-    }
-    fn visit_f64<E>(self, f: f64) -> Result<Json, E> {
-        Ok(Number::from_f64(f).map_or(Json::Null, Json::Number))
-    }
-    fn visit_str<E>(self, s: &str) -> Result<Json, E> {
-        Ok(Json::String(s.to_owned()))
-    }
-    fn visit_string<E>(self, s: String) -> Result<Json, E> {
-        Ok(Json::String(s))
-    }
-    fn visit_unit<E>(self) -> Result<Json, E> {
-        Ok(Json::Null)
-    }
-    fn visit_none<E>(self) -> Result<Json, E> {
-        Ok(Json::Null)
-    }
+    // Anything else (a scalar where records or an object should be) is read whole instead.
 }
 
 /// An object's fields in file order, values unparsed.

@@ -142,11 +142,10 @@ pub(super) fn declared_tables(script: &str) -> Result<Vec<Table>, SqlError> {
 /// `Engine::declared_in_turn`: the scripts run one after another on one scratch database.
 pub(super) fn declared_in_turn(scripts: &[&str]) -> Option<(Vec<Table>, Vec<usize>)> {
     let scratch = Connection::open_in_memory().ok()?;
-    let (last, before) = scripts.split_last()?;
-    let mut counts = Vec::with_capacity(scripts.len());
-    for script in before {
-        scratch.execute_batch(script).ok()?;
-        counts.push(
+    crate::engine::declared_in_turn(
+        scripts,
+        |script| scratch.execute_batch(script).ok(),
+        || {
             scratch
                 .query_row(
                     "SELECT count(*) FROM duckdb_tables() \
@@ -155,12 +154,10 @@ pub(super) fn declared_in_turn(scripts: &[&str]) -> Option<(Vec<Table>, Vec<usiz
                     [],
                     |r| r.get::<_, usize>(0),
                 )
-                .ok()?,
-        );
-    }
-    let tables = declared(&scratch, last).ok()?;
-    counts.push(tables.len());
-    Some((tables, counts))
+                .ok()
+        },
+        |script| declared(&scratch, script).ok(),
+    )
 }
 
 /// Runs `script` on `scratch` and reads the tables there, refusing what weir cannot keep.
