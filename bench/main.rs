@@ -105,24 +105,30 @@ fn main() {
         return;
     }
     let at = |list: &[(&str, usize, f64)], engine: &str, n: usize| {
-        list.iter()
-            .find(|p| p.0 == engine && p.1 == n)
-            .map(|p| p.2)
+        list.iter().find(|p| p.0 == engine && p.1 == n).map(|p| p.2)
     };
     for (engine, bound) in [("SQLite", 50.0), ("DuckDB", 150.0)] {
-        if let (Some(small), Some(big)) = (at(&peaks, engine, 100_000), at(&peaks, engine, 1_000_000)) {
+        if let (Some(small), Some(big)) =
+            (at(&peaks, engine, 100_000), at(&peaks, engine, 1_000_000))
+        {
             let ratio = big / small;
             let name = format!(
                 "target 1/2 ({engine}): peak RSS at 1M < {bound:.0} MB and <= 1.25 x at 100k"
             );
             println!(
                 "| {name} | {} |",
-                verdict(big < bound && ratio <= 1.25, format!("{big:.0} MB, {ratio:.2} x"))
+                verdict(
+                    big < bound && ratio <= 1.25,
+                    format!("{big:.0} MB, {ratio:.2} x")
+                )
             );
         }
     }
     for (engine, bound) in [("SQLite", 11.0), ("DuckDB", 11.0), ("DuckDB --full", 12.0)] {
-        if let (Some(one), Some(ten)) = (at(&times, engine, 1_000_000), at(&times, engine, 10_000_000)) {
+        if let (Some(one), Some(ten)) = (
+            at(&times, engine, 1_000_000),
+            at(&times, engine, 10_000_000),
+        ) {
             let peak = at(&peaks, engine, 10_000_000).unwrap_or(f64::NAN);
             let memory = if engine == "SQLite" { 50.0 } else { 160.0 };
             println!(
@@ -222,20 +228,39 @@ fn measure(
     .unwrap();
     for engine in ["sqlite", "duckdb"] {
         remove_db(dir);
-        let init = weir_cmd(weir, dir, engine).arg("initialize").output().unwrap();
-        assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+        let init = weir_cmd(weir, dir, engine)
+            .arg("initialize")
+            .output()
+            .unwrap();
+        assert!(
+            init.status.success(),
+            "{}",
+            String::from_utf8_lossy(&init.stderr)
+        );
         let start = Instant::now();
-        let out = weir_cmd(weir, dir, engine).args(["-v", "run-etl"]).output().unwrap();
+        let out = weir_cmd(weir, dir, engine)
+            .args(["-v", "run-etl"])
+            .output()
+            .unwrap();
         let secs = start.elapsed().as_secs_f64();
         let stderr = String::from_utf8_lossy(&out.stderr);
         // A failure is a figure too (DuckDB's history merge can run out of its memory limit).
         let cell = if out.status.success() {
             format!("{secs:.1} s, {:.0} MB", peak_memory(&stderr))
         } else {
-            let error = stderr.lines().find(|l| l.starts_with("error:")).unwrap_or("failed");
-            format!("FAILED after {secs:.0} s: {}", error.chars().take(90).collect::<String>())
+            let error = stderr
+                .lines()
+                .find(|l| l.starts_with("error:"))
+                .unwrap_or("failed");
+            format!(
+                "FAILED after {secs:.0} s: {}",
+                error.chars().take(90).collect::<String>()
+            )
         };
-        rows.add(&format!("with `history: true`, {engine}: run-etl, peak RSS"), cell);
+        rows.add(
+            &format!("with `history: true`, {engine}: run-etl, peak RSS"),
+            cell,
+        );
     }
 }
 
@@ -407,14 +432,17 @@ fn generate(dir: &Path, n: usize) -> u64 {
     copy_dir(&Path::new(REPO).join("schemas"), &dir.join("schemas"));
     // As the reference loaders write it: without the shipped mapper's history table (`measure`
     // times that on its own).
-    let mapper = std::fs::read_to_string(Path::new(REPO).join("mappers/pagerduty_incidents.yaml"))
-        .unwrap();
+    let mapper =
+        std::fs::read_to_string(Path::new(REPO).join("mappers/pagerduty_incidents.yaml")).unwrap();
     let plain: String = mapper
         .lines()
         .filter(|l| !l.starts_with("history:"))
         .map(|l| format!("{l}\n"))
         .collect();
-    assert!(plain.len() < mapper.len(), "the shipped mapper keeps history");
+    assert!(
+        plain.len() < mapper.len(),
+        "the shipped mapper keeps history"
+    );
     std::fs::write(dir.join("mappers/pagerduty_incidents.yaml"), plain).unwrap();
     std::fs::write(dir.join("queries/incident_assignments.sql"), REPORT).unwrap();
     let mut bytes = 0;
