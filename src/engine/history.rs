@@ -1,8 +1,9 @@
 //! History tables (`history: true` in a mapper): `<table>_history` keeps every version of each
 //! row with `valid_from`/`valid_to`, as a dbt snapshot (SCD type 2) does, but whatever order the
-//! versions load in. This module owns the SQL, the same text on every engine: the table's
-//! definition, made from the current table's, and the few set statements that fold a batch of
-//! records into it. It runs through `Load::execute`, so no engine needs code of its own.
+//! versions load in. This module owns the table's definition, made from the current table's, and
+//! the few set statements that fold a batch of records into it, which a load runs through
+//! `Load::execute`. An engine may keep the table itself instead (`Load::keep_history`): DuckDB
+//! folds the batches it merges (`engine::duckdb::history`), ClickHouse its own way.
 //!
 //! A batch goes through a temporary table, then: the stored versions the batch repeats go
 //! (equal versions replace each other, the last loaded wins, as in the current table); the
@@ -91,52 +92,13 @@ impl HistorySql {
     /// `stage` names the temporary table; it must be unique in the process, so a statement
     /// an engine prepared for an earlier load never meets a table of the same name.
     pub fn new(spec: &WriteSpec, history: &str, stage: &str) -> Option<Self> {
-        let v = quote(&spec.columns[spec.version?]);
         let table = quote(&spec.table);
-        let hist = quote(history);
         let s = quote(stage);
         let cols: Vec<String> = spec.columns.iter().map(|c| quote(c)).collect();
         let all = cols.join(", ");
-        let key: Vec<&str> = spec.key.iter().map(|&k| cols[k].as_str()).collect();
-        let keys = key.join(", ");
-        let same = |a: &str, b: &str| -> String {
-            key.iter()
-                .map(|k| format!("{a}.{k} = {b}.{k}"))
-                .collect::<Vec<_>>()
-                .join(" AND ")
-        };
-        let (from, to) = (quote(VALID_FROM), quote(VALID_TO));
         let width = cols.len() + 1;
         let marks = format!("({})", vec!["?"; width].join(", "));
         let rows_per_insert = (MAX_PARAMS / width).clamp(1, 100);
-        let delete = format!(
-            "DELETE FROM {hist} WHERE rowid IN (SELECT h.rowid FROM {s} AS s CROSS JOIN {hist} AS h \
-             WHERE {} AND h.{from} = s.{v})",
-            same("h", "s")
-        );
-        let insert = format!(
-            "INSERT INTO {hist} ({all}, {from}) SELECT {all}, {v} FROM \
-               (SELECT *, row_number() OVER (PARTITION BY {keys}, {v} ORDER BY \"weir_seq\" DESC) \
-                AS \"weir_rank\" FROM {s} WHERE {v} IS NOT NULL) AS w \
-             WHERE \"weir_rank\" = 1"
-        );
-        let hkeys: Vec<String> = key.iter().map(|k| format!("h.{k}")).collect();
-        let update = format!(
-            "UPDATE {hist} SET {to} = n.\"weir_next\" FROM \
-               (SELECT h.rowid AS \"weir_row\", \
-                       lead(h.{from}) OVER (PARTITION BY {} ORDER BY h.{from}) AS \"weir_next\" \
-                FROM (SELECT DISTINCT {keys} FROM {s}) AS b CROSS JOIN {hist} AS h WHERE {}) AS n \
-             WHERE {hist}.rowid = n.\"weir_row\" AND {hist}.{to} IS DISTINCT FROM n.\"weir_next\"",
-            hkeys.join(", "),
-            same("h", "b")
-        );
-        let close = format!(
-            "UPDATE {hist} SET {to} = CASE WHEN m.\"weir_newest\" > {hist}.{from} \
-               THEN m.\"weir_newest\" ELSE {hist}.{from} END \
-             FROM (SELECT max({v}) AS \"weir_newest\" FROM {table}) AS m \
-             WHERE {hist}.{to} IS NULL AND NOT EXISTS (SELECT 1 FROM {table} AS c WHERE {})",
-            same("c", &hist)
-        );
         Some(HistorySql {
             width,
             create: format!(
@@ -148,12 +110,77 @@ impl HistorySql {
                 vec![marks.as_str(); rows_per_insert].join(", ")
             ),
             rows_per_insert,
-            apply: vec![delete, insert, update],
+            apply: fold_sql(spec, history, &s)?,
             clear: format!("DELETE FROM {s}"),
-            close,
+            close: close_sql(spec, history)?,
             drop: format!("DROP TABLE {s}"),
         })
     }
+}
+
+/// Closes the open version of every key `spec`'s table no longer holds (see `HistorySql::close`).
+pub fn close_sql(spec: &WriteSpec, history: &str) -> Option<String> {
+    let v = quote(&spec.columns[spec.version?]);
+    let table = quote(&spec.table);
+    let hist = quote(history);
+    let same: Vec<String> = spec
+        .key
+        .iter()
+        .map(|&k| {
+            let k = quote(&spec.columns[k]);
+            format!("c.{k} = {hist}.{k}")
+        })
+        .collect();
+    let (from, to) = (quote(VALID_FROM), quote(VALID_TO));
+    Some(format!(
+        "UPDATE {hist} SET {to} = CASE WHEN m.\"weir_newest\" > {hist}.{from} \
+           THEN m.\"weir_newest\" ELSE {hist}.{from} END \
+         FROM (SELECT max({v}) AS \"weir_newest\" FROM {table}) AS m \
+         WHERE {hist}.{to} IS NULL AND NOT EXISTS (SELECT 1 FROM {table} AS c WHERE {})",
+        same.join(" AND ")
+    ))
+}
+
+/// The set statements that fold `rows` into the history table `history`, in order: `rows` is a
+/// table or a parenthesised query with the writer's columns and `"weir_seq"`, the record's
+/// number (the last copy of a version wins). None when the writer has no version.
+fn fold_sql(spec: &WriteSpec, history: &str, rows: &str) -> Option<Vec<String>> {
+    let v = quote(&spec.columns[spec.version?]);
+    let hist = quote(history);
+    let s = rows;
+    let cols: Vec<String> = spec.columns.iter().map(|c| quote(c)).collect();
+    let all = cols.join(", ");
+    let key: Vec<&str> = spec.key.iter().map(|&k| cols[k].as_str()).collect();
+    let keys = key.join(", ");
+    let same = |a: &str, b: &str| -> String {
+        key.iter()
+            .map(|k| format!("{a}.{k} = {b}.{k}"))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    };
+    let (from, to) = (quote(VALID_FROM), quote(VALID_TO));
+    let delete = format!(
+        "DELETE FROM {hist} WHERE rowid IN (SELECT h.rowid FROM {s} AS s CROSS JOIN {hist} AS h \
+         WHERE {} AND h.{from} = s.{v})",
+        same("h", "s")
+    );
+    let insert = format!(
+        "INSERT INTO {hist} ({all}, {from}) SELECT {all}, {v} FROM \
+           (SELECT *, row_number() OVER (PARTITION BY {keys}, {v} ORDER BY \"weir_seq\" DESC) \
+            AS \"weir_rank\" FROM {s} AS s WHERE {v} IS NOT NULL) AS w \
+         WHERE \"weir_rank\" = 1"
+    );
+    let hkeys: Vec<String> = key.iter().map(|k| format!("h.{k}")).collect();
+    let update = format!(
+        "UPDATE {hist} SET {to} = n.\"weir_next\" FROM \
+           (SELECT h.rowid AS \"weir_row\", \
+                   lead(h.{from}) OVER (PARTITION BY {} ORDER BY h.{from}) AS \"weir_next\" \
+            FROM (SELECT DISTINCT {keys} FROM {s} AS s) AS b CROSS JOIN {hist} AS h WHERE {}) AS n \
+         WHERE {hist}.rowid = n.\"weir_row\" AND {hist}.{to} IS DISTINCT FROM n.\"weir_next\"",
+        hkeys.join(", "),
+        same("h", "b")
+    );
+    Some(vec![delete, insert, update])
 }
 
 #[cfg(test)]

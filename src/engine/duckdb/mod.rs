@@ -7,6 +7,7 @@
 
 mod functions;
 mod held;
+mod history;
 mod memory;
 mod merge;
 mod report;

@@ -6,6 +6,7 @@ use anyhow::Context;
 use duckdb::Connection;
 
 use super::held::Held;
+use super::history::HistoryFold;
 use super::merge::LOCAL_ROW_ID;
 use crate::engine::{ChildSpec, WriteSpec, quote};
 
@@ -31,6 +32,8 @@ pub(super) struct Stage {
     pub(super) delete_children_sql: Vec<String>,
     pub(super) insert_sql: String,
     pub(super) insert_children_sql: Vec<String>,
+    /// `history: true`: folds every held record (winner or not) into the history table.
+    pub(super) history: Option<HistoryFold>,
 }
 
 impl Stage {
@@ -38,6 +41,7 @@ impl Stage {
         conn: &Connection,
         spec: &WriteSpec,
         child_specs: &[ChildSpec],
+        history: Option<&str>,
     ) -> anyhow::Result<Self> {
         let declared = table_columns(conn, &spec.table)?;
         let types = types_of(&declared, &spec.table, &spec.columns)?;
@@ -66,7 +70,14 @@ impl Stage {
             delete_children_sql: Vec::new(),
             insert_sql: format!("INSERT INTO {table} ({names}) SELECT {names} FROM {rows}"),
             insert_children_sql: Vec::new(),
+            history: None,
         };
+        if let Some(history) = history {
+            stage.history =
+                Some(HistoryFold::new(spec, history, &types).with_context(|| {
+                    format!("`{}` keeps history but has no version", spec.table)
+                })?);
+        }
         for child in child_specs {
             stage.delete_children_sql.push(format!(
                 "DELETE FROM {} USING {rows} w WHERE {}",
@@ -166,7 +177,11 @@ fn insert_child_sql(conn: &Connection, c: &WriteSpec) -> anyhow::Result<String> 
 
 /// `CAST(c0 AS type) AS "name", …` for the columns at `places`: held columns as the table
 /// declares them (a held column is named after its place in the row).
-fn typed(names: &[String], types: &[String], places: impl IntoIterator<Item = usize>) -> String {
+pub(super) fn typed(
+    names: &[String],
+    types: &[String],
+    places: impl IntoIterator<Item = usize>,
+) -> String {
     places
         .into_iter()
         .map(|i| format!("CAST(c{i} AS {}) AS {}", types[i], quote(&names[i])))
