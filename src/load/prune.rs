@@ -210,7 +210,7 @@ impl<'de> Visitor<'de> for Keep<'_> {
         Ok(Json::Array(out))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
-        let mut out = Map::new();
+        let mut out = Map::with_capacity(self.0.keys.len());
         while let Some(k) = map.next_key_seed(Key)? {
             match self.0.keys.get(k.as_ref()) {
                 Some(tree) => {

@@ -148,15 +148,28 @@ impl Mapper {
             let value = match &c.source {
                 ColumnSource::Link(p) => top[*p].clone(),
                 ColumnSource::Constant(v) => self.convert(c, Some(v), "", false, errors),
-                ColumnSource::Path(path) => match resolve(path, page, scopes, index) {
-                    Ok((v, pointer)) => {
-                        self.convert(c, v.as_deref(), &pointer, page.text_cells, errors)
+                ColumnSource::Path(path) => {
+                    // The pointer is spelled out only for a value that is wrong: the mapping is
+                    // done again with it, for the message.
+                    let before = errors.len();
+                    let plain = plain_resolve(path, scopes)
+                        .map(|v| self.convert(c, v, "", page.text_cells, errors));
+                    match plain {
+                        Some(value) if errors.len() == before => value,
+                        _ => {
+                            errors.truncate(before);
+                            match resolve(path, page, scopes, index) {
+                                Ok((v, pointer)) => {
+                                    self.convert(c, v.as_deref(), &pointer, page.text_cells, errors)
+                                }
+                                Err(e) => {
+                                    errors.push(e);
+                                    Value::Null
+                                }
+                            }
+                        }
                     }
-                    Err(e) => {
-                        errors.push(e);
-                        Value::Null
-                    }
-                },
+                }
             };
             row.push(value);
         }
@@ -183,18 +196,20 @@ impl Mapper {
             text_cells,
         };
         // A personal value is never quoted in a message (stderr, weir_rejected.reason).
-        let unshown = c.privacy.filter(|p| *p != Privacy::Allow).map(|p| {
-            format!(
-                "(the value is not shown: column `{}` is `privacy: {}`)",
-                c.name,
-                p.name()
-            )
-        });
+        let unshown = || {
+            c.privacy.filter(|p| *p != Privacy::Allow).map(|p| {
+                format!(
+                    "(the value is not shown: column `{}` is `privacy: {}`)",
+                    c.name,
+                    p.name()
+                )
+            })
+        };
         let value = match convert_read(v, &c.conversion, reading) {
             Ok(value) => value,
             Err(_) if c.or_null => Value::Null,
             Err(ConvError { message }) => {
-                let message = match &unshown {
+                let message = match unshown() {
                     Some(why) => format!("cannot be read as `{}` {why}", c.conversion.name()),
                     None => message,
                 };
@@ -239,6 +254,7 @@ impl Mapper {
         if let (Some(allowed), Value::Text(t)) = (&c.one_of, &value)
             && !allowed.iter().any(|a| a == t)
         {
+            let unshown = unshown();
             let message = match &unshown {
                 Some(why) => format!("is not in the list of allowed values {why}"),
                 None => format!("`{t}` is not in the list of allowed values"),
@@ -468,6 +484,34 @@ fn resolve<'a>(
         }
     }
     Ok((Some(Cow::Borrowed(value)), pointer))
+}
+
+/// What `resolve` finds, without the pointer, where that is plain: a path from the current
+/// record (or the top one) through objects and list items. None where `resolve` must answer: a
+/// path from elsewhere, an `each_field` element, or a value of the wrong kind (an error).
+fn plain_resolve<'a>(path: &PathExpr, scopes: &[Scope<'a>]) -> Option<Option<&'a Json>> {
+    let scope = match path.root {
+        Root::Current => scopes.last()?,
+        Root::Top => scopes.first()?,
+        _ => return None,
+    };
+    if scope.field.is_some() && matches!(path.root, Root::Current) {
+        return None;
+    }
+    let mut value = scope.value;
+    for seg in &path.segments {
+        let next = match value {
+            Json::Null => return Some(None),
+            Json::Object(map) => map.get(seg),
+            Json::Array(items) => items.get(seg.parse::<usize>().ok()?),
+            _ => return None,
+        };
+        match next {
+            Some(v) => value = v,
+            None => return Some(None),
+        }
+    }
+    Some(Some(value))
 }
 
 fn wrong_kind(found: &Json, pointer: &str, path: &PathExpr, expected: &str) -> RecordError {
