@@ -3,7 +3,8 @@
 //! version wins (the latest record among equals, as if applied one by one), and it replaces the
 //! stored row only when its version is newer or equal; its children replace the stored set.
 //! Nothing is staged in DuckDB tables: a transaction keeps what it writes until the commit, so
-//! staging would grow with the load.
+//! staging would grow with the load. A history table is folded from the same batches
+//! (`history`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -532,8 +533,9 @@ mod tests {
         .collect()
     }
 
-    /// A merge of many parts (and batches) stores what SQLite's row-by-row load does, with the
-    /// history SQLite's per-batch statements keep, over an empty table and a loaded one.
+    /// A load of many batches stores what SQLite's row-by-row load does, and the history DuckDB
+    /// folds itself is the one SQLite's per-batch statements keep, over an empty table and a
+    /// loaded one.
     #[test]
     fn batches_and_their_history_match_sqlite_row_by_row() {
         let (spec, children) = specs();
