@@ -118,26 +118,28 @@ impl HistorySql {
     }
 }
 
+/// `a.k1 = b.k1 AND a.k2 = b.k2 …` over the (quoted) key columns `key`.
+pub(crate) fn same_key(key: &[&str], a: &str, b: &str) -> String {
+    key.iter()
+        .map(|k| format!("{a}.{k} = {b}.{k}"))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
 /// Closes the open version of every key `spec`'s table no longer holds (see `HistorySql::close`).
 pub fn close_sql(spec: &WriteSpec, history: &str) -> Option<String> {
     let v = quote(&spec.columns[spec.version?]);
     let table = quote(&spec.table);
     let hist = quote(history);
-    let same: Vec<String> = spec
-        .key
-        .iter()
-        .map(|&k| {
-            let k = quote(&spec.columns[k]);
-            format!("c.{k} = {hist}.{k}")
-        })
-        .collect();
+    let key: Vec<String> = spec.key.iter().map(|&k| quote(&spec.columns[k])).collect();
+    let key: Vec<&str> = key.iter().map(String::as_str).collect();
     let (from, to) = (quote(VALID_FROM), quote(VALID_TO));
     Some(format!(
         "UPDATE {hist} SET {to} = CASE WHEN m.\"weir_newest\" > {hist}.{from} \
            THEN m.\"weir_newest\" ELSE {hist}.{from} END \
          FROM (SELECT max({v}) AS \"weir_newest\" FROM {table}) AS m \
          WHERE {hist}.{to} IS NULL AND NOT EXISTS (SELECT 1 FROM {table} AS c WHERE {})",
-        same.join(" AND ")
+        same_key(&key, "c", &hist)
     ))
 }
 
@@ -152,12 +154,7 @@ fn fold_sql(spec: &WriteSpec, history: &str, rows: &str) -> Option<Vec<String>> 
     let all = cols.join(", ");
     let key: Vec<&str> = spec.key.iter().map(|&k| cols[k].as_str()).collect();
     let keys = key.join(", ");
-    let same = |a: &str, b: &str| -> String {
-        key.iter()
-            .map(|k| format!("{a}.{k} = {b}.{k}"))
-            .collect::<Vec<_>>()
-            .join(" AND ")
-    };
+    let same = |a: &str, b: &str| same_key(&key, a, b);
     let (from, to) = (quote(VALID_FROM), quote(VALID_TO));
     let delete = format!(
         "DELETE FROM {hist} WHERE rowid IN (SELECT h.rowid FROM {s} AS s CROSS JOIN {hist} AS h \

@@ -18,7 +18,7 @@ use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::vtab::arrow::ArrowBatchRegistration;
 
 use super::stage::typed;
-use crate::engine::history::{VALID_FROM, VALID_TO};
+use crate::engine::history::{VALID_FROM, VALID_TO, same_key};
 use crate::engine::{MergeRefused, WriteSpec, quote};
 
 /// The statements that fold a batch into one writer's history table, built once per load.
@@ -53,12 +53,7 @@ impl HistoryFold {
         let all = cols.join(", ");
         let key: Vec<&str> = spec.key.iter().map(|&k| cols[k].as_str()).collect();
         let keys = key.join(", ");
-        let same = |a: &str, b: &str| -> String {
-            key.iter()
-                .map(|k| format!("{a}.{k} = {b}.{k}"))
-                .collect::<Vec<_>>()
-                .join(" AND ")
-        };
+        let same = |a: &str, b: &str| same_key(&key, a, b);
         let of = |a: &str| -> String {
             key.iter()
                 .map(|k| format!("{a}.{k}"))
