@@ -396,10 +396,10 @@ struct SqliteLoad<'c> {
     /// The statements of each top table, built once per load rather than once per row.
     sql: HashMap<usize, Statements>,
     counts: Counts,
-    /// Per writer (`WriteSpec::id`), the rowids written in this load: a record that replaces
-    /// one loaded earlier in the same load makes that one superseded, so the counts are final
-    /// outcomes. A bit per row keeps this flat.
-    written: HashMap<usize, RowIds>,
+    /// Per table, the rowids written in this load (by any of its writers): a record that
+    /// replaces one loaded earlier in the same load makes that one superseded, so the counts are
+    /// final outcomes. A bit per row keeps this flat.
+    written: HashMap<String, RowIds>,
 }
 
 struct Statements {
@@ -495,7 +495,14 @@ impl Load for SqliteLoad<'_> {
         };
         // A record that replaces one loaded earlier in this load: that one is superseded, and
         // this one takes its place among the written.
-        let replaced = self.written.entry(spec.id).or_default().insert(rowid);
+        if !self.written.contains_key(&spec.table) {
+            self.written.insert(spec.table.clone(), RowIds::default());
+        }
+        let replaced = self
+            .written
+            .get_mut(&spec.table)
+            .expect("added")
+            .insert(rowid);
         for ((child, rows), (delete, insert)) in child_specs.iter().zip(children).zip(&sql.children)
         {
             self.tx
