@@ -5,6 +5,7 @@
 //! file runs under a memory limit sized from its widest table (`memory`), so its memory stays
 //! flat. Reports are checked by DuckDB's own parser before any of them runs (`report`).
 
+mod fresh;
 mod functions;
 mod held;
 mod history;

@@ -5,6 +5,7 @@
 use anyhow::Context;
 use duckdb::Connection;
 
+use super::fresh::{Fresh, KeyKind};
 use super::held::Held;
 use super::history::HistoryFold;
 use super::merge::LOCAL_ROW_ID;
@@ -13,6 +14,8 @@ use crate::engine::{ChildSpec, WriteSpec, quote};
 /// The rows held for one top table and its children, and the statements that merge them.
 pub(super) struct Stage {
     pub(super) spec: WriteSpec,
+    /// The tables it writes: the spec's, then its children's.
+    pub(super) tables: Vec<String>,
     /// Top rows: the spec's columns, then the record's number in the load.
     pub(super) top: Held,
     /// Per child table: its columns, then the parent record's number and the row's number.
@@ -34,6 +37,14 @@ pub(super) struct Stage {
     pub(super) insert_children_sql: Vec<String>,
     /// `history: true`: folds every held record (winner or not) into the history table.
     pub(super) history: Option<HistoryFold>,
+    /// Which winners that replace a stored row would write it again as it is (`unchanged_top`,
+    /// with the row ids' bounds to fill in), and whose children would be written again as they
+    /// are (`unchanged_children`, per child table): those are left as they are. None where a
+    /// child table has columns the writer does not write (replacing the children empties them).
+    pub(super) unchanged: Option<Unchanged>,
+    /// The table and its child tables held no rows when the stage began: records with a key
+    /// not written before are held here and inserted as they are (`fresh`).
+    pub(super) fresh: Option<Fresh>,
 }
 
 impl Stage {
@@ -55,6 +66,10 @@ impl Stage {
         let names = cols(&spec.columns);
         let mut stage = Stage {
             spec: spec.clone(),
+            tables: std::iter::once(&spec.table)
+                .chain(child_specs.iter().map(|c| &c.spec.table))
+                .cloned()
+                .collect(),
             top: Held::new(width + 1),
             children: Vec::new(),
             probe,
@@ -71,6 +86,8 @@ impl Stage {
             insert_sql: format!("INSERT INTO {table} ({names}) SELECT {names} FROM {rows}"),
             insert_children_sql: Vec::new(),
             history: None,
+            unchanged: None,
+            fresh: None,
         };
         if let Some(history) = history {
             stage.history =
@@ -89,8 +106,220 @@ impl Stage {
                 .push(insert_child_sql(conn, &child.spec)?);
             stage.children.push(Held::new(child.spec.columns.len() + 2));
         }
+        stage.unchanged = Unchanged::new(conn, spec, child_specs, &types)?;
+        stage.fresh = fresh(conn, spec, child_specs, &types)?;
         Ok(stage)
     }
+}
+
+/// The statements that find the winners that would leave their stored row and its children as
+/// they are: a `--full` reload of what is stored then deletes and writes nothing (DuckDB keeps
+/// about 8 bytes per deleted row until the commit, pinned: 27M rows of a 10M reload are more
+/// than the load's memory limit).
+pub(super) struct Unchanged {
+    /// Reads the replacing winners (their held columns, then the row id they replace) and
+    /// returns the record numbers of those equal to their stored row; `{lo}` and `{hi}` are the
+    /// row ids' bounds, so that DuckDB reads only the row groups that hold them.
+    pub(super) top: String,
+    /// Per child table.
+    pub(super) children: Vec<ChildCompare>,
+}
+
+/// Tells which parents' stored children differ from the held ones, in two steps, so that the
+/// child table's rows are read whole only in the row groups that hold the parents' children.
+pub(super) struct ChildCompare {
+    /// Reads the parents (a batch of top rows) and returns the row ids of their stored children,
+    /// each with its parent's record number; a join on the link columns alone.
+    pub(super) rowids: String,
+    /// Reads those (row id, record number) pairs, then the held children of the parents, and
+    /// returns the record numbers of the parents whose children differ; `{lo}` and `{hi}` are
+    /// the row ids' bounds.
+    pub(super) compare: String,
+}
+
+impl Unchanged {
+    fn new(
+        conn: &Connection,
+        spec: &WriteSpec,
+        child_specs: &[ChildSpec],
+        types: &[String],
+    ) -> anyhow::Result<Option<Unchanged>> {
+        let width = spec.columns.len();
+        let rest: Vec<usize> = (0..width).filter(|i| !spec.key.contains(i)).collect();
+        let tables: Vec<&str> = std::iter::once(spec.table.as_str())
+            .chain(child_specs.iter().map(|c| c.spec.table.as_str()))
+            .collect();
+        if collated(conn, &tables)? {
+            return Ok(None);
+        }
+        let mut top = format!(
+            "SELECT w._weir_seq FROM (SELECT {}{}c{width} AS _weir_seq, c{} AS _weir_old \
+             FROM weir_batch(?)) w JOIN {} t ON t.rowid = w._weir_old \
+             WHERE t.rowid BETWEEN {{lo}} AND {{hi}}",
+            typed(&spec.columns, types, rest.iter().copied()),
+            if rest.is_empty() { "" } else { ", " },
+            width + 1,
+            quote(&spec.table)
+        );
+        for &i in &rest {
+            let c = quote(&spec.columns[i]);
+            let (t, w) = (
+                as_stored(&types[i], &format!("t.{c}")),
+                as_stored(&types[i], &format!("w.{c}")),
+            );
+            top.push_str(&format!(" AND {t} IS NOT DISTINCT FROM {w}"));
+        }
+        let mut children = Vec::new();
+        for child in child_specs {
+            let c = &child.spec;
+            let declared = table_columns(conn, &c.table)?;
+            // A child key that leaves out the link may span parents: the insert's choice among
+            // duplicates then depends on the other winners of the batch.
+            let linked = child.link.iter().all(|&(l, _)| c.key.contains(&l));
+            if declared.iter().any(|(name, _)| !c.columns.contains(name))
+                || !(c.key.is_empty() || linked)
+            {
+                return Ok(None);
+            }
+            let child_types = types_of(&declared, &c.table, &c.columns)?;
+            let cw = c.columns.len();
+            // A batch without children holds its numbers as text.
+            let held = format!(
+                "SELECT {}, CAST(c{cw} AS BIGINT) AS _weir_seq, CAST(c{} AS BIGINT) AS _weir_row \
+                 FROM weir_batch(?)",
+                typed(&c.columns, &child_types, 0..cw),
+                cw + 1
+            );
+            let compared = |of: &str| -> String {
+                c.columns
+                    .iter()
+                    .zip(&child_types)
+                    .map(|(n, ty)| {
+                        let col = format!("{of}{}", quote(n));
+                        format!("{} AS {}", as_stored(ty, &col), quote(n))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let names = compared("");
+            // The held children as the insert keeps them: a later duplicate child key wins. Held
+            // and stored children are matched one to one by a join (EXCEPT ALL took five times
+            // as long under a load's memory limit): keyed children are distinct already,
+            // keyless ones are numbered among their equals.
+            let all: Vec<String> = c.columns.iter().map(|n| quote(n)).collect();
+            let numbered = |rows: String| -> String {
+                format!(
+                    "SELECT *, row_number() OVER (PARTITION BY _weir_seq, {}) AS _weir_dup \
+                     FROM ({rows})",
+                    all.join(", ")
+                )
+            };
+            let held = if c.key.is_empty() {
+                numbered(format!("SELECT {names}, _weir_seq FROM ({held})"))
+            } else {
+                let key: Vec<String> = c.key.iter().map(|&k| quote(&c.columns[k])).collect();
+                format!(
+                    "SELECT {names}, _weir_seq FROM (SELECT *, row_number() OVER \
+                     (PARTITION BY {} ORDER BY _weir_row DESC) AS _weir_rank \
+                     FROM ({held})) WHERE _weir_rank = 1",
+                    key.join(", ")
+                )
+            };
+            let table = quote(&c.table);
+            let rowids = format!(
+                "SELECT {table}.rowid, _weir_p._weir_seq FROM {table} JOIN \
+                 (SELECT {}, c{width} AS _weir_seq FROM weir_batch(?)) _weir_p ON {}",
+                typed(&spec.columns, types, 0..width),
+                child.link_condition(spec, "_weir_p"),
+            );
+            let stored = format!(
+                "SELECT {}, _weir_r._weir_seq FROM {table} JOIN _weir_r \
+                 ON {table}.rowid = _weir_r._weir_rowid \
+                 WHERE {table}.rowid BETWEEN {{lo}} AND {{hi}}",
+                compared(&format!("{table}.")),
+            );
+            let stored = if c.key.is_empty() {
+                numbered(stored)
+            } else {
+                stored
+            };
+            let mut on: Vec<String> = all
+                .iter()
+                .map(|n| format!("b.{n} IS NOT DISTINCT FROM s.{n}"))
+                .collect();
+            if c.key.is_empty() {
+                on.push("b._weir_dup = s._weir_dup".into());
+            }
+            let compare = format!(
+                "WITH _weir_r AS MATERIALIZED (SELECT c0 AS _weir_rowid, c1 AS _weir_seq \
+                 FROM weir_batch(?)), \
+                 _weir_b AS ({held}), _weir_s AS ({stored}) \
+                 SELECT DISTINCT coalesce(b._weir_seq, s._weir_seq) FROM _weir_b b \
+                 FULL OUTER JOIN _weir_s s ON b._weir_seq = s._weir_seq AND {} \
+                 WHERE b._weir_seq IS NULL OR s._weir_seq IS NULL",
+                on.join(" AND ")
+            );
+            children.push(ChildCompare { rowids, compare });
+        }
+        Ok(Some(Unchanged { top, children }))
+    }
+}
+
+/// The shortcut for a table that is new to the load (`fresh`), where it holds exactly: the
+/// table and its child tables hold no rows, their keys and links compare as the shortcut hashes
+/// them (text or integer columns, no collation), and every child links the whole key by columns
+/// of the key's own types, so that a new key has no stored children either.
+fn fresh(
+    conn: &Connection,
+    spec: &WriteSpec,
+    child_specs: &[ChildSpec],
+    types: &[String],
+) -> anyhow::Result<Option<Fresh>> {
+    let Some(kinds) = spec
+        .key
+        .iter()
+        .map(|&k| KeyKind::of(&types[k]))
+        .collect::<Option<Vec<_>>>()
+    else {
+        return Ok(None);
+    };
+    for child in child_specs {
+        let declared = table_columns(conn, &child.spec.table)?;
+        let child_types = types_of(&declared, &child.spec.table, &child.spec.columns)?;
+        let linked = spec.key.iter().all(|&k| {
+            child
+                .link
+                .iter()
+                .any(|&(c, p)| p == k && child_types[c] == types[k])
+        });
+        if !linked {
+            return Ok(None);
+        }
+    }
+    let tables: Vec<&str> = std::iter::once(spec.table.as_str())
+        .chain(child_specs.iter().map(|c| c.spec.table.as_str()))
+        .collect();
+    if collated(conn, &tables)? {
+        return Ok(None);
+    }
+    for table in &tables {
+        let empty: bool = conn.query_row(
+            &format!(
+                "SELECT count(*) = 0 FROM (SELECT 1 FROM {} LIMIT 1)",
+                quote(table)
+            ),
+            [],
+            |r| r.get(0),
+        )?;
+        if !empty {
+            return Ok(None);
+        }
+    }
+    let widths: Vec<usize> = child_specs
+        .iter()
+        .map(|c| c.spec.columns.len() + 2)
+        .collect();
+    Ok(Some(Fresh::new(kinds, spec.columns.len() + 1, &widths)))
 }
 
 /// The columns that pick a batch's winners (key, version, record number), and the statement:
@@ -187,6 +416,30 @@ pub(super) fn typed(
         .map(|i| format!("CAST(c{i} AS {}) AS {}", types[i], quote(&names[i])))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Whether any of `tables` declares a collation: its text then compares equal where it differs.
+fn collated(conn: &Connection, tables: &[&str]) -> anyhow::Result<bool> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() \
+         AND schema_name = 'main' AND table_name = ? AND upper(sql) LIKE '%COLLATE%'",
+    )?;
+    for table in tables {
+        if stmt.query_row([table], |r| r.get::<_, i64>(0))? > 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// `value` as it is stored, for telling a row written again from its stored copy: reals and
+/// intervals compare equal where their stored values differ (`-0.0` and `0.0`, `1 month` and
+/// `30 days`), their text does not.
+fn as_stored(ty: &str, value: &str) -> String {
+    match ty {
+        "DOUBLE" | "FLOAT" | "REAL" | "INTERVAL" => format!("CAST({value} AS VARCHAR)"),
+        _ => value.to_string(),
+    }
 }
 
 /// Every column of `table` with its declared type, as DuckDB spells it, in table order.
