@@ -180,7 +180,7 @@ impl<'c> DuckLoad<'c> {
         let stage = &self.stages[i];
         let table = &stage.spec.table;
         let mut winners = pick_winners(self.conn, stage, &top, self.updated.get(table))?;
-        // A winner that replaces a stored row where it counts as another record's outcome.
+        // The counts as picked: a winner left as it is below still counts as written.
         let (written, rewritten) = (winners.records.len(), winners.rewritten);
         let same = unchanged(self.conn, stage, &top, &children, &winners)?;
         if !same.is_empty() {

@@ -37,10 +37,10 @@ pub(super) struct Stage {
     pub(super) insert_children_sql: Vec<String>,
     /// `history: true`: folds every held record (winner or not) into the history table.
     pub(super) history: Option<HistoryFold>,
-    /// Which winners that replace a stored row would write it again as it is (`unchanged_top`,
-    /// with the row ids' bounds to fill in), and whose children would be written again as they
-    /// are (`unchanged_children`, per child table): those are left as they are. None where a
-    /// child table has columns the writer does not write (replacing the children empties them).
+    /// Finds the winners that would write their stored row and its children again as they are:
+    /// those are left as they are (`Unchanged`). None where that cannot be told exactly (a child
+    /// table has columns the writer does not write, which replacing the children empties, or a
+    /// table declares a collation).
     pub(super) unchanged: Option<Unchanged>,
     /// The table and its child tables held no rows when the stage began: records with a key
     /// not written before are held here and inserted as they are (`fresh`).
