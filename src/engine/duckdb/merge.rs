@@ -21,7 +21,7 @@ use super::fresh::Claim;
 use super::from_duckdb;
 use super::held::Held;
 use super::memory::Limit;
-use super::stage::Stage;
+use super::stage::{Stage, written_tables};
 use crate::engine::{ChildSpec, Counts, Load, MergeRefused, RowIds, Value, WriteSpec};
 
 /// Records held per table before a merge: bounds the memory they take; a batch amortises the
@@ -101,11 +101,9 @@ impl<'c> DuckLoad<'c> {
         }
         // A table another writer of this load writes too is no longer new to either: the
         // shortcut knows only its own writer's keys.
-        let mine: Vec<&String> = std::iter::once(&spec.table)
-            .chain(child_specs.iter().map(|c| &c.spec.table))
-            .collect();
+        let mine = written_tables(spec, child_specs);
         let shared: Vec<usize> = (0..self.stages.len())
-            .filter(|&j| self.stages[j].tables.iter().any(|t| mine.contains(&t)))
+            .filter(|&j| self.stages[j].tables.iter().any(|t| mine.contains(t)))
             .collect();
         for &j in &shared {
             self.end_fresh(j)?;
@@ -141,16 +139,10 @@ impl<'c> DuckLoad<'c> {
         if pending == 0 {
             return Ok(());
         }
-        let top = fresh.top.take();
-        let children: Vec<RecordBatch> = fresh.children.iter_mut().map(Held::take).collect();
+        let (top, children) = take(&mut fresh.top, &mut fresh.children);
         let stage = &self.stages[i];
-        let table = &stage.spec.table;
-        run(self.conn, table, &stage.insert_sql, top.clone())?;
-        for (batch, sql) in children.into_iter().zip(&stage.insert_children_sql) {
-            if batch.num_rows() > 0 {
-                run(self.conn, table, sql, batch)?;
-            }
-        }
+        run(self.conn, &stage.spec.table, &stage.insert_sql, top.clone())?;
+        insert_children(self.conn, stage, children, None)?;
         if let Some(history) = &stage.history {
             history.apply(self.conn, &top)?;
         }
@@ -175,8 +167,7 @@ impl<'c> DuckLoad<'c> {
         if pending == 0 {
             return Ok(());
         }
-        let top = stage.top.take();
-        let children: Vec<RecordBatch> = stage.children.iter_mut().map(Held::take).collect();
+        let (top, children) = take(&mut stage.top, &mut stage.children);
         let stage = &self.stages[i];
         let table = &stage.spec.table;
         let mut winners = pick_winners(self.conn, stage, &top, self.updated.get(table))?;
@@ -202,7 +193,7 @@ impl<'c> DuckLoad<'c> {
                     ids.insert(id);
                 }
             }
-            insert_children(self.conn, stage, children, &winners.records)?;
+            insert_children(self.conn, stage, children, Some(&winners.records))?;
         }
         // Every record has its place in the history, superseded or not.
         if let Some(history) = &stage.history {
@@ -547,19 +538,29 @@ fn with_row_ids(
     ))
 }
 
-/// Inserts the held child rows of the winners.
+/// The held rows of a top table and its children as record batches; nothing is held afterwards.
+fn take(top: &mut Held, children: &mut [Held]) -> (RecordBatch, Vec<RecordBatch>) {
+    (top.take(), children.iter_mut().map(Held::take).collect())
+}
+
+/// Inserts the held child rows of the winners (of every record held, with `None`).
 fn insert_children(
     conn: &Connection,
     stage: &Stage,
     children: Vec<RecordBatch>,
-    winners: &HashSet<i64>,
+    winners: Option<&HashSet<i64>>,
 ) -> anyhow::Result<()> {
     for (batch, sql) in children.into_iter().zip(&stage.insert_children_sql) {
         if batch.num_rows() == 0 {
             continue;
         }
-        let seq = batch.num_columns() - 2;
-        let batch = filter_record_batch(&batch, &winning(&batch, seq, winners))?;
+        let batch = match winners {
+            Some(winners) => {
+                let seq = batch.num_columns() - 2;
+                filter_record_batch(&batch, &winning(&batch, seq, winners))?
+            }
+            None => batch,
+        };
         if batch.num_rows() > 0 {
             run(conn, &stage.spec.table, sql, batch)?;
         }

@@ -66,10 +66,7 @@ impl Stage {
         let names = cols(&spec.columns);
         let mut stage = Stage {
             spec: spec.clone(),
-            tables: std::iter::once(&spec.table)
-                .chain(child_specs.iter().map(|c| &c.spec.table))
-                .cloned()
-                .collect(),
+            tables: written_tables(spec, child_specs),
             top: Held::new(width + 1),
             children: Vec::new(),
             probe,
@@ -106,8 +103,17 @@ impl Stage {
                 .push(insert_child_sql(conn, &child.spec)?);
             stage.children.push(Held::new(child.spec.columns.len() + 2));
         }
-        stage.unchanged = Unchanged::new(conn, spec, child_specs, &types)?;
-        stage.fresh = fresh(conn, spec, child_specs, &types)?;
+        // Each child table's declared columns, and the types of those its writer writes.
+        let mut child_columns = Vec::new();
+        for child in child_specs {
+            let declared = table_columns(conn, &child.spec.table)?;
+            let types = types_of(&declared, &child.spec.table, &child.spec.columns)?;
+            child_columns.push((declared, types));
+        }
+        let collated = collated(conn, &stage.tables)?;
+        stage.unchanged = Unchanged::new(spec, child_specs, &types, &child_columns, collated);
+        let shortcut = fresh(conn, &stage, child_specs, &types, &child_columns, collated)?;
+        stage.fresh = shortcut;
         Ok(stage)
     }
 }
@@ -138,20 +144,20 @@ pub(super) struct ChildCompare {
 }
 
 impl Unchanged {
+    /// `child_columns`: per child table, its declared columns and the types of its writer's;
+    /// `collated`: a table the stage writes declares a collation.
     fn new(
-        conn: &Connection,
         spec: &WriteSpec,
         child_specs: &[ChildSpec],
         types: &[String],
-    ) -> anyhow::Result<Option<Unchanged>> {
+        child_columns: &[ChildColumns],
+        collated: bool,
+    ) -> Option<Unchanged> {
+        if collated {
+            return None;
+        }
         let width = spec.columns.len();
         let rest: Vec<usize> = (0..width).filter(|i| !spec.key.contains(i)).collect();
-        let tables: Vec<&str> = std::iter::once(spec.table.as_str())
-            .chain(child_specs.iter().map(|c| c.spec.table.as_str()))
-            .collect();
-        if collated(conn, &tables)? {
-            return Ok(None);
-        }
         let mut top = format!(
             "SELECT w._weir_seq FROM (SELECT {}{}c{width} AS _weir_seq, c{} AS _weir_old \
              FROM weir_batch(?)) w JOIN {} t ON t.rowid = w._weir_old \
@@ -170,30 +176,28 @@ impl Unchanged {
             top.push_str(&format!(" AND {t} IS NOT DISTINCT FROM {w}"));
         }
         let mut children = Vec::new();
-        for child in child_specs {
+        for (child, (declared, child_types)) in child_specs.iter().zip(child_columns) {
             let c = &child.spec;
-            let declared = table_columns(conn, &c.table)?;
             // A child key that leaves out the link may span parents: the insert's choice among
             // duplicates then depends on the other winners of the batch.
             let linked = child.link.iter().all(|&(l, _)| c.key.contains(&l));
             if declared.iter().any(|(name, _)| !c.columns.contains(name))
                 || !(c.key.is_empty() || linked)
             {
-                return Ok(None);
+                return None;
             }
-            let child_types = types_of(&declared, &c.table, &c.columns)?;
             let cw = c.columns.len();
             // A batch without children holds its numbers as text.
             let held = format!(
                 "SELECT {}, CAST(c{cw} AS BIGINT) AS _weir_seq, CAST(c{} AS BIGINT) AS _weir_row \
                  FROM weir_batch(?)",
-                typed(&c.columns, &child_types, 0..cw),
+                typed(&c.columns, child_types, 0..cw),
                 cw + 1
             );
             let compared = |of: &str| -> String {
                 c.columns
                     .iter()
-                    .zip(&child_types)
+                    .zip(child_types)
                     .map(|(n, ty)| {
                         let col = format!("{of}{}", quote(n));
                         format!("{} AS {}", as_stored(ty, &col), quote(n))
@@ -261,7 +265,7 @@ impl Unchanged {
             );
             children.push(ChildCompare { rowids, compare });
         }
-        Ok(Some(Unchanged { top, children }))
+        Some(Unchanged { top, children })
     }
 }
 
@@ -271,10 +275,16 @@ impl Unchanged {
 /// of the key's own types, so that a new key has no stored children either.
 fn fresh(
     conn: &Connection,
-    spec: &WriteSpec,
+    stage: &Stage,
     child_specs: &[ChildSpec],
     types: &[String],
+    child_columns: &[ChildColumns],
+    collated: bool,
 ) -> anyhow::Result<Option<Fresh>> {
+    if collated {
+        return Ok(None);
+    }
+    let spec = &stage.spec;
     let Some(kinds) = spec
         .key
         .iter()
@@ -283,9 +293,7 @@ fn fresh(
     else {
         return Ok(None);
     };
-    for child in child_specs {
-        let declared = table_columns(conn, &child.spec.table)?;
-        let child_types = types_of(&declared, &child.spec.table, &child.spec.columns)?;
+    for (child, (_, child_types)) in child_specs.iter().zip(child_columns) {
         let linked = spec.key.iter().all(|&k| {
             child
                 .link
@@ -296,13 +304,7 @@ fn fresh(
             return Ok(None);
         }
     }
-    let tables: Vec<&str> = std::iter::once(spec.table.as_str())
-        .chain(child_specs.iter().map(|c| c.spec.table.as_str()))
-        .collect();
-    if collated(conn, &tables)? {
-        return Ok(None);
-    }
-    for table in &tables {
+    for table in &stage.tables {
         let empty: bool = conn.query_row(
             &format!(
                 "SELECT count(*) = 0 FROM (SELECT 1 FROM {} LIMIT 1)",
@@ -418,8 +420,20 @@ pub(super) fn typed(
         .join(", ")
 }
 
+/// A child table's declared columns (name, type), and the types of the columns its writer
+/// writes, in the writer's order.
+type ChildColumns = (Vec<(String, String)>, Vec<String>);
+
+/// The tables a writer writes: its own, then its children's.
+pub(super) fn written_tables(spec: &WriteSpec, child_specs: &[ChildSpec]) -> Vec<String> {
+    std::iter::once(&spec.table)
+        .chain(child_specs.iter().map(|c| &c.spec.table))
+        .cloned()
+        .collect()
+}
+
 /// Whether any of `tables` declares a collation: its text then compares equal where it differs.
-fn collated(conn: &Connection, tables: &[&str]) -> anyhow::Result<bool> {
+fn collated(conn: &Connection, tables: &[String]) -> anyhow::Result<bool> {
     let mut stmt = conn.prepare_cached(
         "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() \
          AND schema_name = 'main' AND table_name = ? AND upper(sql) LIKE '%COLLATE%'",
